@@ -1,0 +1,36 @@
+# The README's two commands: `make book` (the executed book, bundled sample) and `make test` (all tests).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export LGG_PROFILE ?= fast
+BOOK_FLAGS := --warningiserror --nitpick --keep-going --all
+PYTEST_FLAGS := tests book/chapters --nbval-lax --nbval-current-env --nbval-cell-timeout=3600
+
+.PHONY: install book test book-full test-full benchmark clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+book: $(STAMP)  ## the executed HTML book in _build/html (LGG_PROFILE, default fast)
+	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
+
+test: $(STAMP)  ## unit tests and every chapter through nbval (LGG_PROFILE, default fast)
+	$(BIN)/pytest $(PYTEST_FLAGS)
+
+book-full:  ## the book in the study's settings (for a GPU machine, with LGG_DATA_DIR set)
+	$(MAKE) book LGG_PROFILE=full
+
+test-full:  ## the tests in the study's settings (for a GPU machine, with LGG_DATA_DIR set)
+	$(MAKE) test LGG_PROFILE=full
+
+benchmark: $(STAMP)  ## input pipeline against a UNet training step, in images per second
+	$(BIN)/python -m lgg_utils.benchmark
+
+clean:
+	rm -rf _build .pytest_cache

@@ -1,0 +1,66 @@
+"""The book's structure: notebooks without outputs, in the table of contents, with badges and set-up."""
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from lgg_utils import config
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "book" / "chapters").glob("*.ipynb"))
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+
+
+def toc_files():
+    """Every file the table of contents names."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_notebook_is_stored_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, f"{path.name}: strip outputs"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_is_in_the_toc_and_opens_in_colab(path):
+    relative = path.relative_to(ROOT).as_posix()
+    assert relative[: -len(".ipynb")] in toc_files()
+    repo = CONFIG["repository"]["url"].removeprefix("https://github.com/")
+    badge = f"https://colab.research.google.com/github/{repo}/blob/{CONFIG['repository']['branch']}/{relative}"
+    nb = nbformat.read(path, as_version=4)
+    assert badge in nb.cells[0].source, f"{path.name}: the first cell needs the Colab badge {badge}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_sets_itself_up_and_prints_the_profile_first(path):
+    nb = nbformat.read(path, as_version=4)
+    first_code = next(cell.source for cell in nb.cells if cell.cell_type == "code")
+    assert '"google.colab" in sys.modules' in first_code and CONFIG["repository"]["url"] in first_code
+    assert "setup()" in first_code
+
+
+def test_every_toc_entry_exists():
+    for name in toc_files():
+        assert any((ROOT / f"{name}{suffix}").is_file() for suffix in (".md", ".ipynb")), name
+
+
+def test_intro_profile_table_matches_the_profiles():
+    rows = re.findall(r"^\| (fast|laptop|full) \|.*\| (\d+) \| ([\d.]+) \| (\d+) \| (\d+) \| (\d+) \|$",
+                      (ROOT / "book" / "intro.md").read_text(), flags=re.M)
+    assert len(rows) == len(config.PROFILES)
+    for name, size, width, epochs, batch, patience in rows:
+        profile = config.PROFILES[name]
+        assert (int(size), float(width), int(epochs), int(batch), int(patience)) == (
+            profile.image_size, profile.width, profile.epochs, profile.batch_size, profile.patience), name
+
+
+def test_intro_documents_every_override():
+    intro = (ROOT / "book" / "intro.md").read_text()
+    for variable in [*config.OVERRIDES, "LGG_PROFILE", "LGG_DATA_DIR", "LGG_ARTIFACTS_DIR"]:
+        assert f"`{variable}`" in intro, variable

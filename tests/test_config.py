@@ -1,0 +1,48 @@
+import pytest
+
+from lgg_utils import config
+
+
+def test_unset_profile_is_fast_without_gpu_and_full_with_one(monkeypatch):
+    monkeypatch.setattr(config, "gpu_available", lambda: False)
+    assert config.profile_name({}) == "fast"
+    monkeypatch.setattr(config, "gpu_available", lambda: True)
+    assert config.profile_name({}) == "full"
+
+
+def test_named_profile_wins_over_gpu_detection(monkeypatch):
+    monkeypatch.setattr(config, "gpu_available", lambda: True)
+    assert config.profile_name({"LGG_PROFILE": "Laptop"}) == "laptop"
+
+
+def test_unknown_profile_names_the_choices():
+    with pytest.raises(ValueError, match="fast, laptop, full"):
+        config.profile_name({"LGG_PROFILE": "huge"})
+
+
+def test_profiles_grow_from_fast_to_full():
+    fast, laptop, full = (config.PROFILES[n] for n in ("fast", "laptop", "full"))
+    assert fast.image_size < laptop.image_size < full.image_size == 256
+    assert fast.width < laptop.width < full.width == 1.0
+    assert fast.epochs < laptop.epochs < full.epochs
+
+
+def test_environment_overrides_single_settings():
+    profile = config.get_profile("fast", env={"LGG_IMAGE_SIZE": "96", "LGG_WIDTH": "0.5", "LGG_PATIENTS": "3"})
+    assert (profile.image_size, profile.width, profile.patients) == (96, 0.5, 3)
+    assert profile.epochs == config.PROFILES["fast"].epochs
+
+
+@pytest.mark.parametrize("value", ["big", "-4", "0"])
+def test_bad_override_says_what_was_expected(value):
+    with pytest.raises(ValueError, match="LGG_EPOCHS"):
+        config.get_profile("fast", env={"LGG_EPOCHS": value})
+
+
+def test_artifacts_live_in_the_checkout_per_profile(tmp_path, monkeypatch):
+    (tmp_path / "_toc.yml").write_text("root: intro\n")
+    (tmp_path / "book" / "chapters").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "book" / "chapters")
+    assert config.artifacts_dir(config.PROFILES["laptop"], env={}) == tmp_path / "artifacts" / "laptop"
+    elsewhere = config.artifacts_dir(config.PROFILES["fast"], env={"LGG_ARTIFACTS_DIR": "/x"})
+    assert str(elsewhere) == "/x/fast"

@@ -1,0 +1,38 @@
+import pytest
+
+from lgg_utils import notebook, splits
+
+
+def test_show_source_displays_the_packages_own_code(monkeypatch):
+    shown = []
+    monkeypatch.setattr(notebook, "display", shown.append)
+    notebook.show_source(splits.split_patients)
+    html = shown[0]._repr_html_()
+    assert "split_patients" in html and "<span" in html  # highlighted
+
+
+def test_setup_prints_the_profile_and_its_settings(monkeypatch, capsys):
+    shown = []
+    monkeypatch.setattr(notebook, "display", shown.append)
+    monkeypatch.setenv("LGG_PROFILE", "fast")
+    monkeypatch.delenv("LGG_DATA_DIR", raising=False)
+    profile, data_dir = notebook.setup()
+    assert "Profile 'fast'" in capsys.readouterr().out
+    table = shown[0]
+    assert table.loc["image_size", "value"] == str(profile.image_size)
+    assert table.loc["data", "value"] == str(data_dir)
+
+
+def test_big_profile_on_the_sample_is_flagged(monkeypatch, capsys):
+    monkeypatch.setattr(notebook, "display", lambda obj: None)
+    monkeypatch.setenv("LGG_PROFILE", "laptop")
+    monkeypatch.delenv("LGG_DATA_DIR", raising=False)
+    notebook.setup()
+    assert "its numbers are not results" in capsys.readouterr().out
+
+
+def test_missing_data_folder_stops_setup(monkeypatch, tmp_path):
+    monkeypatch.setattr(notebook, "display", lambda obj: None)
+    monkeypatch.setenv("LGG_DATA_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(Exception, match="No data folder"):
+        notebook.setup()

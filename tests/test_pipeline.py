@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lgg_utils import data, pipeline
+
+
+def test_batches_have_the_profile_shape_types_and_ranges(sample_slices):
+    batch = next(iter(pipeline.make_dataset(sample_slices, 48, 8, training=True, target="both")))
+    images, (masks, labels) = batch
+    assert images.shape == (8, 48, 48, 3) and masks.shape == (8, 48, 48, 1) and labels.shape == (8,)
+    assert images.dtype == masks.dtype == tf.float32 and labels.dtype == tf.int32
+    assert 0.0 <= images.numpy().min() and images.numpy().max() <= 1.0
+    assert set(np.unique(masks)) <= {0.0, 1.0}
+    assert np.array_equal(labels, masks.numpy().max(axis=(1, 2, 3)).astype(int))
+
+
+def test_evaluation_order_follows_the_table_and_labels_match_it(sample_slices):
+    rows = sample_slices.iloc[:40]
+    labels = np.concatenate([y.numpy() for _, y in pipeline.make_dataset(rows, 32, 16, target="label")])
+    assert np.array_equal(labels, rows.tumour.to_numpy().astype(int))
+
+
+def test_loaded_image_is_the_resized_file(sample_slices):
+    row = sample_slices.iloc[10]
+    image, mask = pipeline.load_pair(row.image_path, row.mask_path, 256)
+    assert np.array_equal(image.numpy(), data.read_slice(row.image_path))
+    assert np.array_equal(mask.numpy() * 255, data.read_slice(row.mask_path, mask=True))
+
+
+def test_training_data_is_reproducible_per_seed_and_reshuffled_each_epoch(sample_slices):
+    def two_epochs(seed):
+        batches = pipeline.make_dataset(sample_slices.iloc[:20], 16, 20, training=True, seed=seed).repeat(2)
+        return [images.numpy() for images, _ in batches]
+
+    first, again = two_epochs(1), two_epochs(1)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not np.array_equal(first[0], first[1])
+
+
+def test_other_sizes_are_resized_to_the_profile(kaggle_dir):
+    from conftest import write_slice
+
+    write_slice(kaggle_dir / "TCGA_CS_1000_20000101", "TCGA_CS_1000_20000101", 5, tumour=True, size=300)
+    with pytest.warns(UserWarning, match="1 slice"):
+        table = data.slice_table(kaggle_dir, progress=False)
+    images, masks = pipeline.load_arrays(table, 64)
+    assert images.shape == (len(table), 64, 64, 3) and masks.shape == (len(table), 64, 64, 1)
+
+
+def test_unknown_target_and_empty_table_are_clear_errors(sample_slices):
+    with pytest.raises(ValueError, match="target='boxes'"):
+        pipeline.make_dataset(sample_slices, 32, 4, target="boxes")
+    with pytest.raises(ValueError, match="slice table is empty"):
+        pipeline.make_dataset(sample_slices.iloc[:0], 32, 4)
+
+
+def test_a_file_broken_after_the_scan_is_named_by_the_pipeline(kaggle_dir):
+    table = data.slice_table(kaggle_dir, progress=False)
+    broken = table.image_path.iloc[3]
+    with open(broken, "r+b") as handle:
+        handle.truncate(100)
+    with pytest.raises(tf.errors.OpError, match=f"Cannot read {broken}"):
+        pipeline.load_arrays(table, 32)
