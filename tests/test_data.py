@@ -1,4 +1,7 @@
 import hashlib
+import os
+import sys
+import types
 import warnings
 
 import numpy as np
@@ -181,3 +184,25 @@ def test_read_slice_shapes_and_types(sample_slices):
     assert image.shape == (256, 256, 3) and mask.shape == (256, 256, 1)
     assert image.dtype == mask.dtype == np.uint8
     assert set(np.unique(mask)) <= {0, 255}
+
+
+# --- the Kaggle download (kagglehub is faked: no network here) ------------------------------------
+
+def test_download_kaggle_finds_the_layout_inside_the_download_and_sets_lgg_data_dir(tmp_path, monkeypatch):
+    download = tmp_path / "cache" / "versions" / "2"
+    make_kaggle = download / "lgg-mri-segmentation" / "kaggle_3m"
+    make_kaggle.mkdir(parents=True)
+    (make_kaggle / "data.csv").write_text("Patient\n")
+    asked = []
+    fake = types.SimpleNamespace(dataset_download=lambda handle: asked.append(handle) or str(download))
+    monkeypatch.setitem(sys.modules, "kagglehub", fake)
+    monkeypatch.delenv("LGG_DATA_DIR", raising=False)
+    assert data.download_kaggle() == make_kaggle
+    assert asked == ["mateuszbuda/lgg-mri-segmentation"]
+    assert os.environ["LGG_DATA_DIR"] == str(make_kaggle)
+
+
+def test_download_kaggle_without_kagglehub_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "kagglehub", None)
+    with pytest.raises(ImportError, match="pip install kagglehub"):
+        data.download_kaggle()

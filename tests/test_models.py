@@ -1,6 +1,9 @@
+import keras
 import numpy as np
+import pytest
 
 from lgg_utils import models
+from lgg_utils.training import compile_model
 
 
 def conv(k, cin, cout):
@@ -38,3 +41,73 @@ def test_unet_maps_a_batch_to_probability_masks():
     model = models.unet((32, 32, 3), width=0.125)
     out = model.predict(np.zeros((2, 32, 32, 3), np.float32), verbose=0)
     assert out.shape == (2, 32, 32, 1) and ((0 <= out) & (out <= 1)).all()
+
+
+def vgg19_unet_parameters(width=1.0):
+    """VGG19-UNet's parameter count: VGG19's conv blocks (no batch norm), 4 decoder blocks, 1x1 output."""
+    blocks = [(models.scaled(f, width), n) for f, n in models.VGG19_BLOCKS]
+    total, cin = 0, 3
+    for filters, convs in blocks:
+        total += conv(3, cin, filters) + sum(conv(3, filters, filters) for _ in range(convs - 1))
+        cin = filters
+    below = blocks[-1][0]
+    for filters, _ in reversed(blocks[:-1]):
+        total += conv(2, below, filters) + conv_block(2 * filters, filters)
+        below = filters
+    return total + conv(1, blocks[0][0], 1)
+
+
+def residual_block(cin, cout):
+    """A conv block plus a 1x1 projection shortcut with batch norm."""
+    return conv_block(cin, cout) + conv(1, cin, cout) + 4 * cout
+
+
+def resunet_parameters(widths=(16, 32, 64, 128, 256), channels=3):
+    ins = (channels,) + widths[:-1]
+    total = sum(residual_block(cin, cout) for cin, cout in zip(ins, widths))
+    for below, f in zip(widths[:0:-1], widths[-2::-1]):
+        total += residual_block(below + f, f)  # upsampling has no weights; concat then residual block
+    return total + conv(1, widths[0], 1)
+
+
+def test_vgg19_unet_matches_its_description_and_keras_vgg19_layer_names():
+    model = models.vgg19_unet((64, 64, 3))
+    assert model.count_params() == vgg19_unet_parameters()
+    vgg = keras.applications.VGG19(include_top=False, weights=None, input_shape=(64, 64, 3))
+    encoder = sum(layer.count_params() for layer in vgg.layers)
+    assert 19.9e6 < encoder < 20.1e6  # the study's "about 20 M" is the encoder
+    for layer in (layer for layer in vgg.layers if layer.weights):
+        assert model.get_layer(layer.name).count_params() == layer.count_params(), layer.name
+
+
+def test_resunet_matches_its_description():
+    assert models.resunet((32, 32, 3)).count_params() == resunet_parameters()
+
+
+def test_resnet50_classifier_outputs_two_class_probabilities():
+    model = models.resnet50_classifier((64, 64, 3))
+    out = model.predict(np.zeros((2, 64, 64, 3), np.float32), verbose=0)
+    assert out.shape == (2, 2) and np.allclose(out.sum(axis=1), 1.0, atol=1e-5)
+    assert model.get_layer("dense1").units == model.get_layer("dense2").units == 256
+
+
+def test_missing_imagenet_weights_fall_back_to_random_with_a_warning(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    with pytest.warns(UserWarning, match="starting from random weights"):
+        assert models.imagenet("vgg19") is None
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / models.KERAS_WEIGHTS["vgg19"]).write_bytes(b"")
+    assert models.imagenet("vgg19") == "imagenet"
+
+
+def test_every_model_takes_one_training_step_at_full_size():
+    """The full profile's smoke test: 256x256, full widths, one step of batch 2 each."""
+    images = np.random.default_rng(0).random((2, 256, 256, 3)).astype("float32")
+    masks = (images[..., :1] > 0.9).astype("float32")
+    for build in (models.unet, models.resunet, models.vgg19_unet):
+        model = build((256, 256, 3), width=1.0)
+        compile_model(model, "binary_crossentropy")
+        assert np.isfinite(model.train_on_batch(images, masks))
+    classifier = models.resnet50_classifier((256, 256, 3))
+    compile_model(classifier, "sparse_categorical_crossentropy")
+    assert np.isfinite(classifier.train_on_batch(images, np.array([0, 1])))

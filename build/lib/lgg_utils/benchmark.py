@@ -1,0 +1,66 @@
+"""Is the input pipeline fast enough? Its images/s against a training step's, measured in one run.
+
+Run ``python -m lgg_utils.benchmark`` (honours ``LGG_PROFILE`` and ``LGG_DATA_DIR``), or call
+``pipeline_report`` from a chapter.
+"""
+import time
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from .models import unet
+from .pipeline import make_dataset
+
+
+def images_per_second(dataset):
+    """Iterate a batched dataset once; return (images, seconds, images per second)."""
+    start, count = time.perf_counter(), 0
+    for images, _ in dataset:
+        count += int(images.shape[0])
+    seconds = time.perf_counter() - start
+    return count, seconds, count / seconds
+
+
+def train_step_rate(model, size, batch_size, steps=10):
+    """Images per second of ``model.fit`` on random batches held in memory (after one warm-up step)."""
+    rng = np.random.default_rng(0)
+    images = rng.random((batch_size, size, size, 3), dtype=np.float32)
+    masks = (rng.random((batch_size, size, size, 1)) > 0.9).astype(np.float32)
+    data = tf.data.Dataset.from_tensors((images, masks)).repeat()
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    model.fit(data, steps_per_epoch=1, epochs=1, verbose=0, shuffle=False)
+    start = time.perf_counter()
+    model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
+    return steps * batch_size / (time.perf_counter() - start)
+
+
+def pipeline_report(slices, profile, steps=10):
+    """A table of images/s for: first epoch (read + decode + resize), later epochs (cache + augment), UNet step."""
+    data = make_dataset(slices, profile.image_size, profile.batch_size, training=True, seed=profile.seed)
+    first = images_per_second(data)[2]
+    cached = images_per_second(data)[2]
+    model = unet((profile.image_size, profile.image_size, 3), width=profile.width)
+    step = train_step_rate(model, profile.image_size, profile.batch_size, steps=steps)
+    table = pd.DataFrame({"stage": ["pipeline, first epoch (read, decode, resize)",
+                                    "pipeline, later epochs (cache, shuffle, augment)",
+                                    "UNet training step"],
+                          "images_per_s": [first, cached, step]}).set_index("stage")
+    table["times_model_rate"] = table.images_per_s / step
+    return table
+
+
+def main():
+    """Print the report for the active profile and data folder."""
+    from .config import get_profile
+    from .data import find_data_dir, slice_table
+
+    profile = get_profile()
+    slices = slice_table(find_data_dir())
+    print(f"profile {profile.name}: {len(slices)} slices at {profile.image_size}x{profile.image_size}, "
+          f"batch {profile.batch_size}, width {profile.width}")
+    print(pipeline_report(slices, profile).round(2).to_string())
+
+
+if __name__ == "__main__":
+    main()

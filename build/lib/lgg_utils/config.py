@@ -1,0 +1,99 @@
+"""Run profiles: one place that says how big, how long and on which data each run is.
+
+``fast`` runs on two CPU cores in minutes on the bundled sample (CI and the default build),
+``laptop`` uses the whole data set at reduced size on a CPU, ``full`` uses the study's settings on a GPU.
+Pick one with ``LGG_PROFILE``; override single settings with the variables in ``OVERRIDES``.
+"""
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The settings of one run profile."""
+
+    name: str
+    description: str
+    image_size: int  # slices are resized to image_size x image_size
+    width: float  # multiplier on the study's channel counts (1.0 = the paper's widths)
+    epochs: int  # upper bound; early stopping usually ends training sooner
+    batch_size: int
+    patients: int | None  # patients used (None = every patient in the data folder)
+    patience: int  # epochs without validation gain before early stopping
+    seed: int = 42
+
+
+PROFILES = {
+    "fast": Profile("fast", "CPU, minutes, bundled sample (CI and the default build)",
+                    image_size=64, width=0.125, epochs=12, batch_size=16, patients=None, patience=4),
+    "laptop": Profile("laptop", "CPU, the whole data set at reduced size and width",
+                      image_size=128, width=0.25, epochs=40, batch_size=16, patients=None, patience=8),
+    "full": Profile("full", "GPU, the study's settings (256x256, full widths, long training)",
+                    image_size=256, width=1.0, epochs=200, batch_size=16, patients=None, patience=20),
+}
+
+# Environment variable -> Profile field it overrides.
+OVERRIDES = {
+    "LGG_IMAGE_SIZE": "image_size",
+    "LGG_WIDTH": "width",
+    "LGG_EPOCHS": "epochs",
+    "LGG_BATCH_SIZE": "batch_size",
+    "LGG_PATIENTS": "patients",
+    "LGG_PATIENCE": "patience",
+    "LGG_SEED": "seed",
+}
+
+
+def gpu_available():
+    """True when TensorFlow sees a GPU."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def profile_name(env=None):
+    """The active profile's name: ``LGG_PROFILE``, else ``full`` with a GPU and ``fast`` without."""
+    env = os.environ if env is None else env
+    name = env.get("LGG_PROFILE", "").strip().lower()
+    if not name:
+        return "full" if gpu_available() else "fast"
+    if name not in PROFILES:
+        raise ValueError(f"LGG_PROFILE={name!r} is not a profile: use one of {', '.join(PROFILES)}.")
+    return name
+
+
+def _parse(variable, field, text):
+    """Convert one override's text to the type of the field it overrides."""
+    kind = float if field == "width" else int
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ValueError(f"{variable}={text!r} is not a number: expected a positive {kind.__name__}.") from None
+    if value <= 0:
+        raise ValueError(f"{variable}={text!r} must be positive.")
+    return value
+
+
+def get_profile(name=None, env=None):
+    """The named (or active) profile with any ``LGG_*`` overrides from the environment applied."""
+    env = os.environ if env is None else env
+    name = name or profile_name(env)
+    if name not in PROFILES:
+        raise ValueError(f"{name!r} is not a profile: use one of {', '.join(PROFILES)}.")
+    changes = {field: _parse(var, field, env[var]) for var, field in OVERRIDES.items() if env.get(var)}
+    return dataclasses.replace(PROFILES[name], **changes)
+
+
+def project_root(start=None):
+    """The course checkout holding ``_toc.yml`` above ``start`` (default: the working directory), or None."""
+    start = Path(start or Path.cwd()).resolve()
+    return next((p for p in (start, *start.parents) if (p / "_toc.yml").is_file()), None)
+
+
+def artifacts_dir(profile, env=None):
+    """Where a profile's splits, models and metrics live: ``LGG_ARTIFACTS_DIR`` or ``artifacts/`` in the checkout."""
+    env = os.environ if env is None else env
+    root = env.get("LGG_ARTIFACTS_DIR") or (project_root() or Path.cwd()) / "artifacts"
+    return Path(root) / profile.name

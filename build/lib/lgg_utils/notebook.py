@@ -1,0 +1,50 @@
+"""Chapter helpers: the set-up every chapter runs first, and showing the package's own source."""
+import inspect
+import os
+import sys
+
+import keras
+import pandas as pd
+import tensorflow as tf
+from IPython.display import Code, display
+
+from .config import artifacts_dir, get_profile
+from .data import SAMPLE_DIR, download_kaggle, find_data_dir
+
+
+def in_colab():
+    """True inside Google Colab."""
+    return "google.colab" in sys.modules
+
+
+def show_source(obj):
+    """Display the source of a function, class or module of ``lgg_utils`` with syntax highlighting."""
+    display(Code(inspect.getsource(obj), language="python"))
+
+
+def profile_table(profile, data_dir):
+    """The profile's settings, the data folder and the artifacts folder as a one-column table."""
+    settings = {field: getattr(profile, field) for field in profile.__dataclass_fields__}
+    settings["patients"] = settings["patients"] or "all"
+    settings.update(data=str(data_dir), artifacts=str(artifacts_dir(profile)))
+    return pd.DataFrame({"value": [str(v) for v in settings.values()]}, index=pd.Index(settings, name="setting"))
+
+
+def setup():
+    """Seed everything, find the data (downloading it in Colab for big profiles), print the devices and the profile.
+
+    Returns the profile and the data folder.
+    """
+    profile = get_profile()
+    keras.utils.set_random_seed(profile.seed)
+    if in_colab() and profile.name != "fast" and not os.environ.get("LGG_DATA_DIR"):
+        download_kaggle()
+    data_dir = find_data_dir()
+    gpus = tf.config.list_physical_devices("GPU")
+    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, on {f'{len(gpus)} GPU(s)' if gpus else 'the CPU'}.")
+    print(f"Profile '{profile.name}': {profile.description}.")
+    if profile.name != "fast" and data_dir == SAMPLE_DIR:
+        print("Warning: this profile is meant for the whole data set, but LGG_DATA_DIR is not set, so the "
+              "bundled sample is used and its numbers are not results.")
+    display(profile_table(profile, data_dir))
+    return profile, data_dir

@@ -1,0 +1,47 @@
+"""Segmentation losses on predicted probabilities, as Keras-compatible functions ``loss(y_true, y_pred)``.
+
+Soft versions of the overlap scores in ``metrics``: products of probabilities replace pixel counts, and
+a smoothing term of 1 keeps empty masks finite (an empty truth predicted empty costs 0).
+"""
+from keras import ops
+
+from .metrics import TVERSKY_ALPHA, TVERSKY_BETA
+
+SMOOTH = 1.0
+FOCAL_GAMMA = 0.75
+
+
+def soft_tversky_index(y_true, y_pred, alpha=TVERSKY_ALPHA, beta=TVERSKY_BETA, smooth=SMOOTH):
+    """Soft Tversky index per slice: (TP + s) / (TP + alpha FP + beta FN + s) with probabilities."""
+    axes = tuple(range(1, len(y_pred.shape)))
+    y_true = ops.cast(y_true, y_pred.dtype)
+    tp = ops.sum(y_true * y_pred, axis=axes)
+    fp = ops.sum((1 - y_true) * y_pred, axis=axes)
+    fn = ops.sum(y_true * (1 - y_pred), axis=axes)
+    return (tp + smooth) / (tp + alpha * fp + beta * fn + smooth)
+
+
+def tversky_loss(y_true, y_pred, alpha=TVERSKY_ALPHA, beta=TVERSKY_BETA):
+    """1 - soft Tversky index; beta > alpha punishes missed tumour more than false alarms."""
+    return 1 - soft_tversky_index(y_true, y_pred, alpha, beta)
+
+
+def focal_tversky_loss(y_true, y_pred, alpha=TVERSKY_ALPHA, beta=TVERSKY_BETA, gamma=FOCAL_GAMMA):
+    """(1 - soft Tversky index) ** gamma; gamma < 1 keeps hard (low-index) slices' gradients large."""
+    return ops.power(1 - soft_tversky_index(y_true, y_pred, alpha, beta), gamma)
+
+
+def dice_loss(y_true, y_pred):
+    """1 - soft Dice (the Tversky index with alpha = beta = 1/2)."""
+    return 1 - soft_tversky_index(y_true, y_pred, 0.5, 0.5)
+
+
+def bce(y_true, y_pred):
+    """Binary cross-entropy per slice (mean over its pixels)."""
+    axes = tuple(range(1, len(y_pred.shape)))
+    return ops.mean(ops.binary_crossentropy(ops.cast(y_true, y_pred.dtype), y_pred), axis=axes)
+
+
+def bce_dice_loss(y_true, y_pred):
+    """Binary cross-entropy plus Dice loss: pixel-wise accuracy and overlap together."""
+    return bce(y_true, y_pred) + dice_loss(y_true, y_pred)

@@ -1,0 +1,35 @@
+"""Overlap scores between binary masks, per slice, in NumPy (for evaluation).
+
+Convention for empty masks: when truth and prediction are both empty the slice is scored 1 (a correct
+"no tumour"); when only one is empty it is scored 0. Masks are thresholded at 0.5 first.
+"""
+import numpy as np
+
+THRESHOLD = 0.5
+TVERSKY_ALPHA = 0.3  # weight of false positives
+TVERSKY_BETA = 0.7  # weight of false negatives
+
+
+def confusion(truth, pred, threshold=THRESHOLD):
+    """True positive, false positive and false negative pixel counts per slice, each of shape (N,)."""
+    truth = np.asarray(truth) > threshold
+    pred = np.asarray(pred) > threshold
+    axes = tuple(range(1, truth.ndim))
+    return ((truth & pred).sum(axes), (~truth & pred).sum(axes), (truth & ~pred).sum(axes))
+
+
+def tversky_score(truth, pred, alpha=TVERSKY_ALPHA, beta=TVERSKY_BETA, threshold=THRESHOLD):
+    """Tversky index TP / (TP + alpha FP + beta FN) per slice; 1 where both masks are empty."""
+    tp, fp, fn = (c.astype(float) for c in confusion(truth, pred, threshold))
+    denominator = tp + alpha * fp + beta * fn
+    return np.where(denominator > 0, tp / np.maximum(denominator, 1e-12), 1.0)
+
+
+def dice(truth, pred, threshold=THRESHOLD):
+    """Dice coefficient 2 TP / (2 TP + FP + FN) per slice; 1 where both masks are empty."""
+    return tversky_score(truth, pred, 0.5, 0.5, threshold)
+
+
+def iou(truth, pred, threshold=THRESHOLD):
+    """Intersection over union TP / (TP + FP + FN) per slice; 1 where both masks are empty."""
+    return tversky_score(truth, pred, 1.0, 1.0, threshold)

@@ -1,0 +1,38 @@
+import numpy as np
+import tensorflow as tf
+
+from lgg_utils import losses, models, training
+
+
+def squares(n=64, size=32, seed=0):
+    """Images with one bright square each, and the square as the mask."""
+    rng = np.random.default_rng(seed)
+    images = rng.normal(0.2, 0.05, (n, size, size, 3)).astype("float32")
+    masks = np.zeros((n, size, size, 1), "float32")
+    for i, (r, c) in enumerate(rng.integers(2, size - 10, (n, 2))):
+        images[i, r:r + 8, c:c + 8] += 0.6
+        masks[i, r:r + 8, c:c + 8] = 1
+    return tf.data.Dataset.from_tensor_slices((images, masks)).batch(16)
+
+
+def test_fit_lowers_the_loss_and_returns_the_history():
+    model = training.compile_model(models.unet((32, 32, 3), width=0.125), losses.bce_dice_loss, learning_rate=3e-3)
+    history = training.fit(model, squares(), squares(seed=1), epochs=6, patience=6)
+    assert {"loss", "val_loss"} <= set(history.columns)
+    assert history.loss.iloc[-1] < 0.8 * history.loss.iloc[0]
+
+
+def test_artifact_round_trip_in_safe_mode_and_stale_artifacts_are_not_reused(tmp_path):
+    model = models.unet((16, 16, 3), width=0.0625)
+    history = training.pd.DataFrame({"loss": [1.0, 0.5]}).rename_axis("epoch")
+    split = tmp_path / "splits.csv"
+    split.write_text("patient,split\nA,train\n")
+    record = training.fingerprint(model="unet", size=16, split=split)
+    training.save_artifact(tmp_path / "unet", model, history, record)
+    loaded, loaded_history = training.load_artifact(tmp_path / "unet", record)
+    x = np.random.default_rng(0).random((1, 16, 16, 3)).astype("float32")
+    assert np.allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    assert loaded_history.loss.tolist() == [1.0, 0.5]
+    split.write_text("patient,split\nA,test\n")  # the split changed: the model is stale
+    assert training.load_artifact(tmp_path / "unet", training.fingerprint(model="unet", size=16, split=split)) is None
+    assert training.load_artifact(tmp_path / "missing", record) is None
