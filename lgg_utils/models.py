@@ -80,15 +80,21 @@ def mask_head(x):
     return layers.Conv2D(1, 1, activation="sigmoid", name="mask")(x)
 
 
+def encoder(x, filters, block, width):
+    """Encoder stages of ``block`` (each followed by 2x max pooling) and a bottleneck of twice the last
+    width; returns the bottleneck's output and each stage's output as a skip."""
+    skips = []
+    for level, f in enumerate(filters, start=1):
+        x = block(x, scaled(f, width), f"enc{level}")
+        skips.append(x)
+        x = layers.MaxPooling2D(2, name=f"enc{level}_pool")(x)
+    return block(x, scaled(2 * filters[-1], width), "bottleneck"), skips
+
+
 def unet(input_shape=(256, 256, 3), width=1.0, name="unet"):
     """UNet (Ronneberger et al.): 4 encoder blocks, a bottleneck, 4 decoder blocks, a 1x1 sigmoid mask."""
     inputs = keras.Input(input_shape, name="image")
-    x, skips = inputs, []
-    for level, filters in enumerate(UNET_FILTERS, start=1):
-        x = conv_block(x, scaled(filters, width), f"enc{level}")
-        skips.append(x)
-        x = layers.MaxPooling2D(2, name=f"enc{level}_pool")(x)
-    x = conv_block(x, scaled(2 * UNET_FILTERS[-1], width), "bottleneck")
+    x, skips = encoder(inputs, UNET_FILTERS, conv_block, width)
     for level in reversed(range(1, len(UNET_FILTERS) + 1)):
         x = decoder_block(x, skips[level - 1], scaled(UNET_FILTERS[level - 1], width), f"dec{level}")
     return keras.Model(inputs, mask_head(x), name=name)
@@ -98,12 +104,7 @@ def resunet(input_shape=(256, 256, 3), width=1.0, name="resunet"):
     """ResUNet: residual blocks of 16 to 128 filters, a 256-filter bottleneck, upsampling merged with the
     matching encoder stage and refined by a residual block, a 1x1 sigmoid mask."""
     inputs = keras.Input(input_shape, name="image")
-    x, skips = inputs, []
-    for level, filters in enumerate(RESUNET_FILTERS, start=1):
-        x = residual_block(x, scaled(filters, width), f"enc{level}")
-        skips.append(x)
-        x = layers.MaxPooling2D(2, name=f"enc{level}_pool")(x)
-    x = residual_block(x, scaled(2 * RESUNET_FILTERS[-1], width), "bottleneck")
+    x, skips = encoder(inputs, RESUNET_FILTERS, residual_block, width)
     for level in reversed(range(1, len(RESUNET_FILTERS) + 1)):
         x = layers.UpSampling2D(2, name=f"dec{level}_up")(x)
         x = layers.Concatenate(name=f"dec{level}_concat")([x, skips[level - 1]])
