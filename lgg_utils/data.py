@@ -111,6 +111,9 @@ def _pair_files(folder):
     """Map slice number -> (image path, mask path) for one patient folder, and the unpaired files."""
     images, masks = {}, {}
     for path in folder.glob("*.tif"):
+        if not path.name.startswith(f"{folder.name}_"):
+            raise DataError(f"{path} is in the folder of {folder.name} but is named for another case: move it to "
+                            f"its own patient folder or rename it. {LAYOUT_HINT}")
         (masks if path.name.endswith("_mask.tif") else images)[slice_number(path)] = path
     pairs = {n: (images[n], masks[n]) for n in sorted(images.keys() & masks.keys())}
     orphans = [images[n] for n in images.keys() - masks.keys()], [masks[n] for n in masks.keys() - images.keys()]

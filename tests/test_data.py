@@ -44,8 +44,14 @@ def test_parent_of_the_data_folder_gets_a_hint(kaggle_dir):
 
 
 def test_tiff_not_named_like_a_slice_is_refused(kaggle_dir):
-    (kaggle_dir / "TCGA_CS_1000_20000101" / "notes.tif").write_bytes(b"x")
-    with pytest.raises(data.DataError, match="notes.tif does not end in _<n>.tif"):
+    (kaggle_dir / "TCGA_CS_1000_20000101" / "TCGA_CS_1000_20000101_notes.tif").write_bytes(b"x")
+    with pytest.raises(data.DataError, match="_notes.tif does not end in _<n>.tif"):
+        data.slice_table(kaggle_dir, progress=False)
+
+
+def test_slice_in_another_patients_folder_is_refused(kaggle_dir):
+    write_slice(kaggle_dir / "TCGA_CS_1000_20000101", "TCGA_DU_1001_20000101", 13)
+    with pytest.raises(data.DataError, match="TCGA_DU_1001_20000101_13.*named for another case"):
         data.slice_table(kaggle_dir, progress=False)
 
 
