@@ -202,7 +202,7 @@ def test_download_kaggle_finds_the_layout_inside_the_download_and_sets_lgg_data_
     asked = []
     fake = types.SimpleNamespace(dataset_download=lambda handle: asked.append(handle) or str(download))
     monkeypatch.setitem(sys.modules, "kagglehub", fake)
-    monkeypatch.delenv("LGG_DATA_DIR", raising=False)
+    monkeypatch.setenv("LGG_DATA_DIR", "")  # so that monkeypatch restores it after download_kaggle() sets it
     assert data.download_kaggle() == make_kaggle
     assert asked == ["mateuszbuda/lgg-mri-segmentation"]
     assert os.environ["LGG_DATA_DIR"] == str(make_kaggle)
