@@ -41,16 +41,20 @@ def with_target(image, mask, target):
     return image, {"mask": mask, "label": label, "both": (mask, label)}[target]
 
 
-def make_dataset(slices, size, batch_size, training=False, target="mask", seed=42, augmentation=True):
+def make_dataset(slices, size, batch_size, training=False, target="mask", seed=42, augmentation=True,
+                 tumour_share=None):
     """A batched dataset over the rows of a slice table (``image_path``, ``mask_path``).
 
-    Training datasets are shuffled each epoch and (if ``augmentation``) augmented; evaluation datasets
-    keep the table's order so predictions line up with its rows.
+    Training datasets are shuffled each epoch and (if ``augmentation``) augmented; with ``tumour_share``
+    they draw tumour slices with that probability (an epoch stays ``len(slices)`` slices long).
+    Evaluation datasets keep the table's order so predictions line up with its rows.
     """
     if target not in TARGETS:
         raise ValueError(f"target={target!r}: use one of {TARGETS}.")
     if len(slices) == 0:
         raise ValueError("The slice table is empty: nothing to load (check the split and the data folder).")
+    if training and tumour_share is not None:
+        return _balanced(slices, size, batch_size, target, seed, augmentation, tumour_share)
     paths = (np.asarray(slices["image_path"], dtype=str), np.asarray(slices["mask_path"], dtype=str))
     data = tf.data.Dataset.from_tensor_slices(paths)
     data = data.map(lambda i, m: load_pair(i, m, size), num_parallel_calls=AUTOTUNE).cache()
@@ -62,6 +66,18 @@ def make_dataset(slices, size, batch_size, training=False, target="mask", seed=4
         data = tf.data.Dataset.zip(data, seeds).map(lambda pair, s: augment(*pair, s), num_parallel_calls=AUTOTUNE)
     data = data.map(lambda i, m: with_target(i, m, target), num_parallel_calls=AUTOTUNE)
     return data.batch(batch_size).prefetch(AUTOTUNE)
+
+
+def _balanced(slices, size, batch_size, target, seed, augmentation, tumour_share):
+    """Training batches that draw a tumour slice with probability ``tumour_share``."""
+    tumour = slices.tumour_pixels > 0
+    if not 0 < tumour_share < 1 or tumour.all() or not tumour.any():
+        raise ValueError(f"tumour_share={tumour_share} needs 0 < share < 1 and slices with and without tumour.")
+    streams = [make_dataset(slices[part], size, batch_size, True, target, seed + k, augmentation)
+               .unbatch().repeat() for k, part in enumerate((tumour, ~tumour))]
+    data = tf.data.Dataset.sample_from_datasets(streams, [tumour_share, 1 - tumour_share], seed=seed,
+                                                rerandomize_each_iteration=True)
+    return data.batch(batch_size).take(max(1, len(slices) // batch_size)).prefetch(AUTOTUNE)
 
 
 def load_arrays(slices, size):

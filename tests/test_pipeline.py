@@ -62,3 +62,12 @@ def test_a_file_broken_after_the_scan_is_named_by_the_pipeline(kaggle_dir):
         handle.truncate(100)
     with pytest.raises(tf.errors.OpError, match=f"Cannot read {broken}"):
         pipeline.load_arrays(table, 32)
+
+
+def test_tumour_share_sets_how_often_tumour_slices_are_drawn(sample_slices):
+    batches = pipeline.make_dataset(sample_slices, 16, 32, training=True, target="label", tumour_share=0.8)
+    labels = np.concatenate([y.numpy() for _, y in batches.repeat(3)])
+    assert len(labels) == 3 * (len(sample_slices) // 32) * 32
+    assert 0.7 < labels.mean() < 0.9  # the table itself has about 40% tumour slices
+    with pytest.raises(ValueError, match="tumour_share"):
+        pipeline.make_dataset(sample_slices[sample_slices.tumour], 16, 8, training=True, tumour_share=0.5)

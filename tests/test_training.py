@@ -36,3 +36,27 @@ def test_artifact_round_trip_in_safe_mode_and_stale_artifacts_are_not_reused(tmp
     split.write_text("patient,split\nA,test\n")  # the split changed: the model is stale
     assert training.load_artifact(tmp_path / "unet", training.fingerprint(model="unet", size=16, split=split)) is None
     assert training.load_artifact(tmp_path / "missing", record) is None
+
+
+def test_train_segmenter_trains_once_then_reuses_until_the_settings_change(sample_slices, tmp_path):
+    from lgg_utils import config, data, splits
+
+    profile = config.get_profile("fast", env={"LGG_IMAGE_SIZE": "32", "LGG_WIDTH": "0.0625", "LGG_EPOCHS": "2"})
+    split = splits.make_splits(data.patient_table(sample_slices), tmp_path / "splits.csv")
+    first = training.train_segmenter("resunet", sample_slices, split, profile, tmp_path / "resunet")
+    assert first[2] and len(first[1]) == 2 and (tmp_path / "resunet" / "model.keras").is_file()
+    again = training.train_segmenter("resunet", sample_slices, split, profile, tmp_path / "resunet")
+    assert not again[2]
+    changed = config.get_profile("fast", env={"LGG_IMAGE_SIZE": "32", "LGG_WIDTH": "0.0625", "LGG_EPOCHS": "1"})
+    assert training.train_segmenter("resunet", sample_slices, split, changed, tmp_path / "resunet")[2]
+
+
+def test_command_line_trains_scores_and_writes_metrics(tmp_path, monkeypatch, capsys):
+    for variable, value in {"LGG_PROFILE": "fast", "LGG_IMAGE_SIZE": "32", "LGG_WIDTH": "0.0625",
+                            "LGG_EPOCHS": "1", "LGG_ARTIFACTS_DIR": str(tmp_path), "LGG_DATA_DIR": ""}.items():
+        monkeypatch.setenv(variable, value)
+    training.main(["unet"])
+    out = capsys.readouterr().out
+    assert "unet: trained, 1 epochs, profile fast" in out and "tumour slices" in out
+    metrics = (tmp_path / "fast" / "unet" / "metrics.json").read_text()
+    assert '"val"' in metrics and '"test"' in metrics
