@@ -2,6 +2,7 @@
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
+from matplotlib.colors import to_rgb
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
@@ -18,7 +19,7 @@ plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "image.cmap": "gray"
 def _fill(ax, mask, colour, alpha):
     """Paint the pixels of a binary mask in ``colour`` at ``alpha`` over what the axes shows."""
     rgba = np.zeros(mask.shape[:2] + (4,))
-    rgba[mask[..., 0] > 0.5] = (*plt.matplotlib.colors.to_rgb(colour), alpha)
+    rgba[mask[..., 0] > 0.5] = (*to_rgb(colour), alpha)
     ax.imshow(rgba, interpolation="nearest")
 
 
