@@ -120,6 +120,8 @@ def train_segmenter(name, slices, split, profile, folder, recipe=None):
     saved = load_artifact(folder, record)
     if saved is not None:
         return (*saved, False)
+    if (Path(folder) / "model.keras").exists():
+        print(f"{folder} was trained with other settings or another split: retraining and replacing it.")
     keras.utils.set_random_seed(profile.seed)
     rows = {part: slices[slices.patient.map(split) == part] for part in ("train", "val")}
     train = make_dataset(rows["train"], profile.image_size, profile.batch_size, training=True,

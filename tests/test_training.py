@@ -38,7 +38,7 @@ def test_artifact_round_trip_in_safe_mode_and_stale_artifacts_are_not_reused(tmp
     assert training.load_artifact(tmp_path / "missing", record) is None
 
 
-def test_train_segmenter_trains_once_then_reuses_until_the_settings_change(sample_slices, tmp_path):
+def test_train_segmenter_trains_once_then_reuses_until_the_settings_change(sample_slices, tmp_path, capsys):
     from lgg_utils import config, data, splits
 
     profile = config.get_profile("fast", env={"LGG_IMAGE_SIZE": "32", "LGG_WIDTH": "0.0625", "LGG_EPOCHS": "2"})
@@ -49,6 +49,7 @@ def test_train_segmenter_trains_once_then_reuses_until_the_settings_change(sampl
     assert not again[2]
     changed = config.get_profile("fast", env={"LGG_IMAGE_SIZE": "32", "LGG_WIDTH": "0.0625", "LGG_EPOCHS": "1"})
     assert training.train_segmenter("resunet", sample_slices, split, changed, tmp_path / "resunet")[2]
+    assert "retraining and replacing it" in capsys.readouterr().out
 
 
 def test_command_line_trains_scores_and_writes_metrics(tmp_path, monkeypatch, capsys):
