@@ -54,9 +54,9 @@ def fit(model, train, val, epochs, patience, monitor="val_loss", mode="min", che
 
 
 def _stable(value):
-    """A JSON-able description of a setting: files by content hash, functions by name, dataclasses by field."""
-    if isinstance(value, Path):
-        return hashlib.sha256(value.read_bytes()).hexdigest()[:16]
+    """A JSON-able description of a setting: tables by content hash, functions by name, dataclasses by field."""
+    if isinstance(value, (pd.Series, pd.DataFrame)):
+        return hashlib.sha256(value.sort_index().to_json().encode()).hexdigest()[:16]
     if dataclasses.is_dataclass(value):
         return {f.name: _stable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if callable(value):
@@ -115,8 +115,7 @@ def train_segmenter(name, slices, split, profile, folder, recipe=None):
     """The trained segmenter ``name`` and its history: loaded from ``folder`` when its fingerprint
     matches, else trained on the train split (early stopping on the val split) and saved there."""
     recipe = recipe or RECIPES[name]
-    split_file = Path(folder).parent / "splits.csv"
-    record = fingerprint(model=name, profile=profile, recipe=recipe, split=split_file, slices=len(slices))
+    record = fingerprint(model=name, profile=profile, recipe=recipe, split=split, slices=len(slices))
     saved = load_artifact(folder, record)
     if saved is not None:
         return (*saved, False)
