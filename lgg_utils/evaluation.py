@@ -18,12 +18,11 @@ def predict(model, slices, size, batch_size=32):
 
 def slice_scores(slices, truth, probabilities):
     """One row per slice: patient, slice, whether it has a tumour, pixel counts, Dice, IoU and Tversky."""
-    pred = probabilities > metrics.THRESHOLD
+    true_pixels = (truth > metrics.THRESHOLD).reshape(len(truth), -1).sum(axis=1)
+    pred_pixels = (probabilities > metrics.THRESHOLD).reshape(len(probabilities), -1).sum(axis=1)
     return pd.DataFrame({
         "patient": slices.patient.to_numpy(), "slice": slices.slice.to_numpy(),
-        "tumour": truth.reshape(len(truth), -1).max(axis=1) > 0,
-        "true_pixels": truth.reshape(len(truth), -1).sum(axis=1).astype(int),
-        "pred_pixels": pred.reshape(len(pred), -1).sum(axis=1).astype(int),
+        "tumour": true_pixels > 0, "true_pixels": true_pixels, "pred_pixels": pred_pixels,
         "dice": metrics.dice(truth, probabilities), "iou": metrics.iou(truth, probabilities),
         "tversky": metrics.tversky_score(truth, probabilities)})
 

@@ -1,7 +1,7 @@
 """Keras 3 functional models of the study, built from small named blocks.
 
 ``width`` scales every channel count (1.0 = the paper's widths) so the same architectures fit a CPU.
-ImageNet weights apply at full width only; ``pretrained`` says where to find them (see ``imagenet``).
+ImageNet weights (``weights='imagenet'``) apply at full width only; ``imagenet`` says whether they are cached.
 """
 import os
 import warnings

@@ -43,13 +43,11 @@ class EpochProgress(keras.callbacks.Callback):
         self.bar.close()
 
 
-def fit(model, train, val, epochs, patience, monitor="val_loss", mode="min", checkpoint=None, callbacks=()):
+def fit(model, train, val, epochs, patience, monitor="val_loss", mode="min", callbacks=()):
     """Train with early stopping on ``monitor`` (best weights restored); return the history as a table."""
     stop = keras.callbacks.EarlyStopping(monitor, patience=patience, mode=mode, restore_best_weights=True)
-    extra = [keras.callbacks.ModelCheckpoint(checkpoint, monitor=monitor, mode=mode, save_best_only=True)] \
-        if checkpoint else []
     history = model.fit(train, validation_data=val, epochs=epochs, verbose=0, shuffle=False,
-                        callbacks=[stop, EpochProgress(epochs, model.name), *extra, *callbacks])
+                        callbacks=[stop, EpochProgress(epochs, model.name), *callbacks])
     return pd.DataFrame(history.history).rename_axis("epoch")
 
 
