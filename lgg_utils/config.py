@@ -27,9 +27,9 @@ class Profile:
 
 PROFILES = {
     "fast": Profile("fast", "CPU, minutes, bundled sample (CI and the default build)",
-                    image_size=64, width=0.125, epochs=12, batch_size=16, patients=None, patience=4),
+                    image_size=64, width=0.125, epochs=40, batch_size=16, patients=None, patience=10),
     "laptop": Profile("laptop", "CPU, the whole data set at reduced size and width",
-                      image_size=128, width=0.25, epochs=40, batch_size=16, patients=None, patience=8),
+                      image_size=128, width=0.25, epochs=30, batch_size=16, patients=None, patience=8),
     "full": Profile("full", "GPU, the study's settings (256x256, full widths, long training)",
                     image_size=256, width=1.0, epochs=200, batch_size=16, patients=None, patience=20),
 }

@@ -1,9 +1,11 @@
-"""Overlap scores between binary masks, per slice, in NumPy (for evaluation).
+"""Overlap scores between binary masks, per slice, in NumPy (for evaluation); ``dice_metric`` is the
+same Dice in Keras ops, logged during training.
 
 Convention for empty masks: when truth and prediction are both empty the slice is scored 1 (a correct
 "no tumour"); when only one is empty it is scored 0. Masks are thresholded at 0.5 first.
 """
 import numpy as np
+from keras import ops
 
 THRESHOLD = 0.5
 TVERSKY_ALPHA = 0.3  # weight of false positives
@@ -33,3 +35,12 @@ def dice(truth, pred, threshold=THRESHOLD):
 def iou(truth, pred, threshold=THRESHOLD):
     """Intersection over union TP / (TP + FP + FN) per slice; 1 where both masks are empty."""
     return tversky_score(truth, pred, 1.0, 1.0, threshold)
+
+
+def dice_metric(y_true, y_pred):
+    """Dice per slice of a batch in Keras ops (thresholded, both-empty = 1), for training logs."""
+    axes = tuple(range(1, len(y_pred.shape)))
+    truth, pred = (ops.cast(m > THRESHOLD, "float32") for m in (y_true, y_pred))
+    tp = ops.sum(truth * pred, axis=axes)
+    total = ops.sum(truth, axis=axes) + ops.sum(pred, axis=axes)
+    return ops.where(total > 0, 2 * tp / ops.maximum(total, 1.0), 1.0)

@@ -1,7 +1,7 @@
 """Keras 3 functional models of the study, built from small named blocks.
 
 ``width`` scales every channel count (1.0 = the paper's widths) so the same architectures fit a CPU.
-ImageNet weights (``weights='imagenet'``) apply at full width only; ``imagenet`` says whether they are cached.
+ImageNet weights (``weights='imagenet'``) need the backbone at full width; ``imagenet`` says whether they are cached.
 """
 import os
 import warnings
@@ -13,6 +13,7 @@ from keras import layers
 UNET_FILTERS = (64, 128, 256, 512)  # encoder widths; the bottleneck has twice the last
 RESUNET_FILTERS = (16, 32, 64, 128)  # encoder widths; the bottleneck has twice the last
 VGG19_BLOCKS = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))  # (filters, convolutions) per block
+BN_MOMENTUM = 0.9  # Keras' 0.99 lets running statistics lag behind the weights when epochs are few steps long
 IMAGENET_MEAN = (103.939, 116.779, 123.68)  # per channel, as keras.applications' "caffe" preprocessing
 KERAS_WEIGHTS = {  # the files keras.applications caches in ~/.keras/models
     "resnet50": "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
@@ -48,7 +49,7 @@ def conv_block(x, filters, name):
     """Two 3x3 convolutions, each followed by batch norm and ReLU."""
     for i in (1, 2):
         x = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv{i}")(x)
-        x = layers.BatchNormalization(name=f"{name}_bn{i}")(x)
+        x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn{i}")(x)
         x = layers.Activation("relu", name=f"{name}_relu{i}")(x)
     return x
 
@@ -56,12 +57,12 @@ def conv_block(x, filters, name):
 def residual_block(x, filters, name):
     """A conv block whose input, projected by a 1x1 convolution, is added back before the last ReLU."""
     shortcut = layers.Conv2D(filters, 1, name=f"{name}_shortcut")(x)
-    shortcut = layers.BatchNormalization(name=f"{name}_shortcut_bn")(shortcut)
+    shortcut = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_shortcut_bn")(shortcut)
     x = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv1")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn1")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn1")(x)
     x = layers.Activation("relu", name=f"{name}_relu1")(x)
     x = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv2")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn2")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn2")(x)
     x = layers.Add(name=f"{name}_add")([x, shortcut])
     return layers.Activation("relu", name=f"{name}_relu2")(x)
 
@@ -114,7 +115,8 @@ def resunet(input_shape=(256, 256, 3), width=1.0, name="resunet"):
 
 def vgg19_encoder(inputs, width=1.0):
     """VGG19's convolutional blocks (layer names as in keras.applications, so ImageNet weights load by
-    name); returns the last block's output and the four earlier blocks' outputs as skips."""
+    name); returns the last block's output and the four earlier blocks' outputs as skips. Without batch
+    norm, 16 ReLU layers need He initialisation to train from random weights."""
     x, skips = inputs, []
     for block, (filters, convs) in enumerate(VGG19_BLOCKS, start=1):
         if block > 1:
@@ -122,7 +124,7 @@ def vgg19_encoder(inputs, width=1.0):
             x = layers.MaxPooling2D(2, name=f"block{block - 1}_pool")(x)
         for i in range(1, convs + 1):
             x = layers.Conv2D(scaled(filters, width), 3, padding="same", activation="relu",
-                              name=f"block{block}_conv{i}")(x)
+                              kernel_initializer="he_normal", name=f"block{block}_conv{i}")(x)
     return x, skips
 
 
@@ -149,17 +151,22 @@ def _copy_weights(source, target):
             target.get_layer(layer.name).set_weights(layer.get_weights())
 
 
-def resnet50_classifier(input_shape=(256, 256, 3), weights=None, dropout=0.3, name="resnet50_classifier"):
+def resnet50_classifier(input_shape=(256, 256, 3), width=1.0, weights=None, dropout=0.3,
+                         name="resnet50_classifier"):
     """The study's classifier: ResNet50 without top, average pooling, flatten, dropout, two dense ReLU
-    layers of 256 (the second followed by dropout), and a 2-way softmax (no tumour, tumour)."""
+    layers of 256 (the second followed by dropout), and a 2-way softmax (no tumour, tumour).
+    ``width`` scales the dense layers only: ResNet50 itself keeps its widths (and so its ImageNet weights)."""
     inputs = keras.Input(input_shape, name="image")
     backbone = keras.applications.ResNet50(include_top=False, weights=weights, input_shape=input_shape)
+    for layer in backbone.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.momentum = BN_MOMENTUM
     x = backbone(imagenet_inputs(inputs) if weights == "imagenet" else inputs)
-    x = layers.AveragePooling2D(max(1, min(4, x.shape[1])), name="avg_pool")(x)
+    x = layers.AveragePooling2D(max(1, min(4, x.shape[1])), name="pooling")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dropout(dropout, name="dropout1")(x)
-    x = layers.Dense(256, activation="relu", name="dense1")(x)
-    x = layers.Dense(256, activation="relu", name="dense2")(x)
+    x = layers.Dense(scaled(256, width), activation="relu", name="dense1")(x)
+    x = layers.Dense(scaled(256, width), activation="relu", name="dense2")(x)
     x = layers.Dropout(dropout, name="dropout2")(x)
     outputs = layers.Dense(2, activation="softmax", name="label")(x)
     return keras.Model(inputs, outputs, name=name)

@@ -9,7 +9,8 @@ import tensorflow as tf
 from IPython.display import Code, display
 
 from .config import artifacts_dir, get_profile
-from .data import SAMPLE_DIR, download_kaggle, find_data_dir
+from .data import SAMPLE_DIR, download_kaggle, find_data_dir, limit_patients, patient_table, slice_table
+from .splits import make_splits
 
 
 def in_colab():
@@ -48,3 +49,23 @@ def setup():
               "bundled sample is used and its numbers are not results.")
     display(profile_table(profile, data_dir))
     return profile, data_dir
+
+
+def course_data(profile, data_dir):
+    """The slice table of the profile's patients and their split (as saved by chapter 1, or made now)."""
+    slices = limit_patients(slice_table(data_dir, progress=False), profile.patients, seed=profile.seed)
+    split = make_splits(patient_table(slices), artifacts_dir(profile) / "splits.csv", seed=profile.seed)
+    return slices, split
+
+
+def layer_table(model):
+    """The model's layers grouped into blocks (by name prefix): layers, output shape and parameters."""
+    rows = {}
+    for layer in model.layers:
+        block = rows.setdefault(layer.name.split("_")[0], {"layers": 0, "output shape": "", "parameters": 0})
+        block["layers"] += 1
+        block["output shape"] = str(tuple(layer.output.shape[1:]))
+        block["parameters"] += layer.count_params()
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("block")
+    table.loc["total"] = [table.layers.sum(), "", model.count_params()]
+    return table

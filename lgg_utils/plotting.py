@@ -74,3 +74,60 @@ def channel_row(image, mask, title=None, size=2.6):
     legend(fig)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
+
+
+def training_curves(history, metric, title=None):
+    """Loss and ``metric`` per epoch for training and validation, the restored (best) epoch marked."""
+    best = int(history.val_loss.idxmin())
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for ax, key in zip(axes, ("loss", metric)):
+        ax.plot(history.index, history[key], label="train", color=SPLIT_COLOURS["train"])
+        ax.plot(history.index, history[f"val_{key}"], label="validation", color=SPLIT_COLOURS["val"])
+        ax.axvline(best, color="grey", ls=":", label=f"best epoch ({best})")
+        ax.set(xlabel="epoch", ylabel=key, title=key)
+    axes[0].legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def examples(scores, n=8, seed=0):
+    """Row positions of ``n`` slices to show: tumour slices from small to large, and two without tumour."""
+    tumour = scores.index[scores.tumour].to_numpy()
+    order = tumour[np.argsort(scores.true_pixels.to_numpy()[scores.tumour.to_numpy()])]
+    picked = order[np.linspace(0, len(order) - 1, min(n - 2, len(order))).astype(int)] if len(order) else order
+    empty = scores.index[~scores.tumour].to_numpy()
+    rng = np.random.default_rng(seed)
+    return np.r_[picked, rng.choice(empty, min(n - len(picked), len(empty)), replace=False)].astype(int)
+
+
+def prediction_grid(images, truth, probabilities, scores, n=8, suptitle=None):
+    """Slices chosen by ``examples`` with true (green) and predicted (magenta) masks, titled with Dice."""
+    rows = examples(scores, n)
+    titles = [f"{scores.patient[r][5:]} #{scores.slice[r]}\nDice {scores.dice[r]:.2f}" for r in rows]
+    preds = (probabilities[rows] > 0.5).astype("float32")
+    return slice_grid(images[rows], truth[rows], preds, titles=titles, suptitle=suptitle)
+
+
+def confusion_heatmap(ax, summary, title):
+    """A 2x2 confusion matrix (rows: truth, columns: prediction) from a classifier summary."""
+    counts = np.array([[summary["tn"], summary["fp"]], [summary["fn"], summary["tp"]]])
+    labels = ["no tumour", "tumour"]
+    sns.heatmap(counts, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax, xticklabels=labels, yticklabels=labels)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+
+
+def roc_curves(ax, curves, threshold):
+    """ROC curves for named (truth, probability) pairs, each with the point at ``threshold`` marked."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    for name, (truth, probability) in curves.items():
+        fpr, tpr, _ = roc_curve(truth, probability)
+        line, = ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(truth, probability):.2f})",
+                        color=SPLIT_COLOURS.get(name))
+        predicted = probability >= threshold
+        ax.plot(predicted[truth == 0].mean(), predicted[truth == 1].mean(), "o", color=line.get_color())
+    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="chance")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title=f"ROC (dots: threshold {threshold:.2f})")
+    ax.legend(loc="lower right")

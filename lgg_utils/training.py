@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Callable
 
 import keras
+import numpy as np
 import pandas as pd
 import tensorflow as tf
 from tqdm.auto import tqdm
 
 from . import losses, models
+from .metrics import dice_metric
 from .pipeline import make_dataset
 
 
@@ -93,50 +95,102 @@ def save_artifact(folder, model, history, record):
 
 @dataclass(frozen=True)
 class Recipe:
-    """How one segmenter is trained: its builder, loss, learning rate and sampling."""
+    """How one model is trained: builder, loss, metric, learning rate, sampling and ImageNet backbone."""
 
     build: Callable
-    loss: Callable
+    loss: Callable | str
+    metric: str = "dice"  # logged each epoch: "dice" for masks, "accuracy" for labels
+    target: str = "mask"  # what the model predicts: "mask" or "label"
     learning_rate: float = 1e-3
     tumour_share: float | None = 0.5  # share of tumour slices drawn in training (None: as in the data)
-    monitor: str = "val_loss"
+    backbone: str | None = None  # ImageNet backbone whose cached weights the laptop and full profiles use
 
 
 RECIPES = {
+    "classifier": Recipe(models.resnet50_classifier, "sparse_categorical_crossentropy", metric="accuracy",
+                         target="label", backbone="resnet50"),
     "unet": Recipe(models.unet, losses.bce),
     "resunet": Recipe(models.resunet, losses.tversky_loss),
-    "vgg19_unet": Recipe(models.vgg19_unet, losses.focal_tversky_loss),
+    "vgg19_unet": Recipe(models.vgg19_unet, losses.focal_tversky_loss, backbone="vgg19"),
 }
+METRICS = {"dice": lambda: keras.metrics.MeanMetricWrapper(dice_metric, name="dice"), "accuracy": lambda: "accuracy"}
 
 
-def train_segmenter(name, slices, split, profile, folder, recipe=None):
-    """The trained segmenter ``name`` and its history: loaded from ``folder`` when its fingerprint
-    matches, else trained on the train split (early stopping on the val split) and saved there."""
-    recipe = recipe or RECIPES[name]
-    record = fingerprint(model=name, profile=profile, recipe=recipe, split=split, slices=len(slices))
+def recipe_table(name):
+    """The training recipe of model ``name`` as a table (functions by their names)."""
+    return pd.Series(_stable(RECIPES[name])).rename_axis("setting").to_frame(name)
+
+
+def pretrained(recipe, profile):
+    """'imagenet' where the recipe's backbone has cached ImageNet weights that fit the profile, else None.
+    The fast profile always starts from random weights; VGG19's weights need the full width."""
+    if recipe.backbone is None or profile.name == "fast" or (recipe.backbone == "vgg19" and profile.width != 1):
+        return None
+    return models.imagenet(recipe.backbone)
+
+
+def build(name, profile, weights=None):
+    """The untrained model ``name`` at the profile's image size and width, initialised from the profile's
+    seed (so it is the model that training starts from)."""
+    keras.utils.set_random_seed(profile.seed)
+    extra = {"weights": weights} if weights else {}
+    return RECIPES[name].build((profile.image_size, profile.image_size, 3), width=profile.width, **extra)
+
+
+def train_model(name, slices, split, profile, folder):
+    """The trained model ``name`` and its history: loaded from ``folder`` when its fingerprint matches,
+    else trained on the train split (early stopping on validation loss, best weights) and saved there."""
+    recipe = RECIPES[name]
+    weights = pretrained(recipe, profile)
+    record = fingerprint(model=name, profile=profile, recipe=recipe, weights=weights, split=split, slices=len(slices))
     saved = load_artifact(folder, record)
     if saved is not None:
         return (*saved, False)
     if (Path(folder) / "model.keras").exists():
         print(f"{folder} was trained with other settings or another split: retraining and replacing it.")
-    keras.utils.set_random_seed(profile.seed)
     rows = {part: slices[slices.patient.map(split) == part] for part in ("train", "val")}
     train = make_dataset(rows["train"], profile.image_size, profile.batch_size, training=True,
-                         seed=profile.seed, tumour_share=recipe.tumour_share)
-    val = make_dataset(rows["val"], profile.image_size, profile.batch_size)
-    model = recipe.build((profile.image_size, profile.image_size, 3), width=profile.width)
-    compile_model(model, recipe.loss, learning_rate=recipe.learning_rate)
-    schedule = keras.callbacks.ReduceLROnPlateau(recipe.monitor, factor=0.5, patience=max(1, profile.patience // 2))
-    history = fit(model, train, val, profile.epochs, profile.patience, monitor=recipe.monitor, callbacks=[schedule])
+                         target=recipe.target, seed=profile.seed, tumour_share=recipe.tumour_share)
+    val = make_dataset(rows["val"], profile.image_size, profile.batch_size, target=recipe.target)
+    model = build(name, profile, weights)
+    compile_model(model, recipe.loss, [METRICS[recipe.metric]()], recipe.learning_rate)
+    schedule = keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.5, patience=max(1, profile.patience // 2))
+    history = fit(model, train, val, profile.epochs, profile.patience, callbacks=[schedule])
     save_artifact(folder, model, history, record)
     return model, history, True
 
 
+def evaluate(name, model, slices, split, size):
+    """Validation and test scores of a trained model; a classifier's threshold is chosen on validation."""
+    from . import evaluation
+
+    parts = {part: slices[slices.patient.map(split) == part] for part in ("val", "test")}
+    if RECIPES[name].target == "label":
+        val, test = (evaluation.predict_tumour(model, rows, size) for rows in parts.values())
+        threshold = evaluation.choose_threshold(*val)
+        return {"val": evaluation.classifier_summary(*val, threshold),
+                "test": evaluation.classifier_summary(*test, threshold),
+                "test at 0.5": evaluation.classifier_summary(*test)}
+    return {part: evaluation.summarise(evaluation.slice_scores(rows, *evaluation.predict(model, rows, size))).to_dict()
+            for part, rows in parts.items()}
+
+
+def save_metrics(folder, results):
+    """Write ``evaluate``'s results to ``metrics.json`` beside the model (the evaluation chapter reads them)."""
+    (Path(folder) / "metrics.json").write_text(json.dumps(results, indent=2, default=float))
+
+
+def results_table(results):
+    """``evaluate``'s results as one table: a column per split (classifier) or a row block per split."""
+    if all(np.isscalar(v) for v in next(iter(results.values())).values()):
+        return pd.DataFrame(results)
+    return pd.concat({part: pd.DataFrame(scores) for part, scores in results.items()})
+
+
 def main(argv=None):
-    """Command line: train (or load) a segmenter in the active profile, then score it on val and test."""
+    """Command line: train (or load) a model in the active profile, score it on val and test, save metrics.json."""
     from .config import artifacts_dir, get_profile
     from .data import find_data_dir, limit_patients, patient_table, slice_table
-    from .evaluation import predict, slice_scores, summarise
     from .splits import make_splits
 
     parser = argparse.ArgumentParser(description=main.__doc__)
@@ -146,14 +200,11 @@ def main(argv=None):
     slices = limit_patients(slice_table(find_data_dir()), profile.patients, seed=profile.seed)
     folder = artifacts_dir(profile)
     split = make_splits(patient_table(slices), folder / "splits.csv", seed=profile.seed)
-    model, history, trained = train_segmenter(name, slices, split, profile, folder / name)
+    model, history, trained = train_model(name, slices, split, profile, folder / name)
     print(f"{name}: {'trained' if trained else 'loaded'}, {len(history)} epochs, profile {profile.name}")
-    results = {}
-    for part in ("val", "test"):
-        rows = slices[slices.patient.map(split) == part]
-        results[part] = summarise(slice_scores(rows, *predict(model, rows, profile.image_size)))
-        print(f"{part}:\n{results[part].round(3).to_string()}")
-    (folder / name / "metrics.json").write_text(json.dumps({k: v.to_dict() for k, v in results.items()}, indent=2))
+    results = evaluate(name, model, slices, split, profile.image_size)
+    print(results_table(results).round(3).to_string())
+    save_metrics(folder / name, results)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ def test_profiles_grow_from_fast_to_full():
     fast, laptop, full = (config.PROFILES[n] for n in ("fast", "laptop", "full"))
     assert fast.image_size < laptop.image_size < full.image_size == 256
     assert fast.width < laptop.width < full.width == 1.0
-    assert fast.epochs < laptop.epochs < full.epochs
+    assert max(fast.epochs, laptop.epochs) < full.epochs  # fast's epochs are a few steps each: it may need more
 
 
 def test_environment_overrides_single_settings():

@@ -33,3 +33,32 @@ def test_predict_keeps_the_table_order(sample_slices):
     truth, prob = evaluation.predict(Echo(), rows, 32, batch_size=8)
     assert truth.shape == prob.shape == (20, 32, 32, 1)
     assert np.array_equal(truth.max(axis=(1, 2, 3)) > 0, rows.tumour.to_numpy())
+
+
+def test_threshold_is_chosen_for_the_best_accuracy_and_ties_go_nearest_one_half():
+    truth = np.array([0, 0, 0, 1, 1, 1])
+    assert 0.3 < evaluation.choose_threshold(truth, np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])) < 0.7
+    shifted = evaluation.choose_threshold(truth, np.array([0.01, 0.02, 0.03, 0.07, 0.08, 0.09]))
+    assert shifted == pytest.approx(0.05)  # a model trained on balanced batches can need a low threshold
+    assert evaluation.choose_threshold(np.array([0, 1]), np.array([0.2, 0.8])) == 0.5  # a tie: 0.5 kept
+
+
+def test_classifier_summary_counts_the_confusion_matrix():
+    truth = np.array([0, 0, 0, 1, 1])
+    summary = evaluation.classifier_summary(truth, np.array([0.1, 0.6, 0.2, 0.9, 0.4]), threshold=0.5)
+    assert (summary["tn"], summary["fp"], summary["fn"], summary["tp"]) == (2, 1, 1, 1)
+    assert summary["accuracy"] == pytest.approx(3 / 5)
+    assert summary["precision"] == pytest.approx(1 / 2) and summary["recall"] == pytest.approx(1 / 2)
+    assert summary["auc"] == pytest.approx(5 / 6)
+    assert np.isnan(evaluation.classifier_summary(np.zeros(3), np.ones(3) / 2)["auc"])  # one class: no AUC
+
+
+def test_study_table_puts_our_scores_beside_the_studys():
+    scores = {"dice": {"all slices": 0.9, "tumour slices": 0.7}, "iou": {"all slices": 0.8, "tumour slices": 0.6},
+              "tversky": {"all slices": 0.9, "tumour slices": 0.7}, "slices": {"all slices": 10, "tumour slices": 4}}
+    table = evaluation.study_table("unet", {"val": scores, "test": scores})
+    assert table.loc["dice", "test, tumour slices"] == 0.7 and table.loc["dice", "study"] == 0.857
+    assert np.isnan(table.loc["tversky", "study"])
+    summary = {"accuracy": 0.9, "precision": 0.8, "recall": 0.7, "auc": 0.95}
+    table = evaluation.study_table("classifier", {"val": summary, "test": summary})
+    assert table.loc["accuracy", "study"] == 0.8893 and table.loc["auc", "test"] == 0.95

@@ -42,3 +42,11 @@ def test_dice_and_iou_agree_with_their_identity():
     truth, pred = rng.random((50, 8, 8, 1)) > 0.5, rng.random((50, 8, 8, 1)) > 0.5
     d, j = metrics.dice(truth, pred), metrics.iou(truth, pred)
     assert np.allclose(d, 2 * j / (1 + j))
+
+
+def test_keras_dice_metric_matches_the_numpy_dice_including_empty_masks():
+    truth = np.concatenate([TRUTH, masks([0] * 8), masks([0] * 8), TRUTH])
+    pred = np.concatenate([PRED, masks([0] * 8), masks([0, 1, 0, 0, 0, 0, 0, 0]), masks([0] * 8)])
+    keras_dice = np.asarray(metrics.dice_metric(truth.astype("float32"), pred.astype("float32")))
+    assert keras_dice.tolist() == pytest.approx(metrics.dice(truth, pred).tolist())
+    assert keras_dice.tolist() == pytest.approx([6 / 9, 1.0, 0.0, 0.0])

@@ -89,6 +89,9 @@ def test_resnet50_classifier_outputs_two_class_probabilities():
     out = model.predict(np.zeros((2, 64, 64, 3), np.float32), verbose=0)
     assert out.shape == (2, 2) and np.allclose(out.sum(axis=1), 1.0, atol=1e-5)
     assert model.get_layer("dense1").units == model.get_layer("dense2").units == 256
+    assert models.resnet50_classifier((64, 64, 3), width=0.25).get_layer("dense1").units == 64  # head only
+    backbone_norms = [l for l in model.get_layer("resnet50").layers if isinstance(l, models.layers.BatchNormalization)]
+    assert backbone_norms and all(l.momentum == models.BN_MOMENTUM for l in backbone_norms)
 
 
 def test_missing_imagenet_weights_fall_back_to_random_with_a_warning(tmp_path, monkeypatch):

@@ -36,3 +36,23 @@ def test_missing_data_folder_stops_setup(monkeypatch, tmp_path):
     monkeypatch.setenv("LGG_DATA_DIR", str(tmp_path / "nowhere"))
     with pytest.raises(Exception, match="No data folder"):
         notebook.setup()
+
+
+def test_layer_table_groups_layers_into_blocks_and_totals_the_parameters():
+    from lgg_utils import models
+
+    model = models.unet((32, 32, 3), width=0.125)
+    table = notebook.layer_table(model)
+    assert list(table.index[:3]) == ["image", "enc1", "enc2"] and table.index[-1] == "total"
+    assert table.parameters.iloc[:-1].sum() == table.loc["total", "parameters"] == model.count_params()
+    assert table.loc["mask", "output shape"] == "(32, 32, 1)"
+
+
+def test_course_data_reuses_the_saved_split(monkeypatch, tmp_path):
+    from lgg_utils import config, data
+
+    monkeypatch.setenv("LGG_ARTIFACTS_DIR", str(tmp_path))
+    profile = config.get_profile("fast", env={})
+    slices, split = notebook.course_data(profile, data.SAMPLE_DIR)
+    assert (tmp_path / "fast" / "splits.csv").is_file() and set(split.index) == set(slices.patient)
+    assert notebook.course_data(profile, data.SAMPLE_DIR)[1].equals(split)

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from lgg_utils import losses, models, training
@@ -38,17 +39,17 @@ def test_artifact_round_trip_in_safe_mode_and_stale_artifacts_are_not_reused(tmp
     assert training.load_artifact(tmp_path / "missing", record) is None
 
 
-def test_train_segmenter_trains_once_then_reuses_until_the_settings_change(sample_slices, tmp_path, capsys):
+def test_train_model_trains_once_then_reuses_until_the_settings_change(sample_slices, tmp_path, capsys):
     from lgg_utils import config, data, splits
 
     profile = config.get_profile("fast", env={"LGG_IMAGE_SIZE": "32", "LGG_WIDTH": "0.0625", "LGG_EPOCHS": "2"})
     split = splits.make_splits(data.patient_table(sample_slices), tmp_path / "splits.csv")
-    first = training.train_segmenter("resunet", sample_slices, split, profile, tmp_path / "resunet")
+    first = training.train_model("resunet", sample_slices, split, profile, tmp_path / "resunet")
     assert first[2] and len(first[1]) == 2 and (tmp_path / "resunet" / "model.keras").is_file()
-    again = training.train_segmenter("resunet", sample_slices, split, profile, tmp_path / "resunet")
+    again = training.train_model("resunet", sample_slices, split, profile, tmp_path / "resunet")
     assert not again[2]
     changed = config.get_profile("fast", env={"LGG_IMAGE_SIZE": "32", "LGG_WIDTH": "0.0625", "LGG_EPOCHS": "1"})
-    assert training.train_segmenter("resunet", sample_slices, split, changed, tmp_path / "resunet")[2]
+    assert training.train_model("resunet", sample_slices, split, changed, tmp_path / "resunet")[2]
     assert "retraining and replacing it" in capsys.readouterr().out
 
 
@@ -61,3 +62,36 @@ def test_command_line_trains_scores_and_writes_metrics(tmp_path, monkeypatch, ca
     assert "unet: trained, 1 epochs, profile fast" in out and "tumour slices" in out
     metrics = (tmp_path / "fast" / "unet" / "metrics.json").read_text()
     assert '"val"' in metrics and '"test"' in metrics
+
+
+def test_pretrained_weights_only_where_the_profile_and_cache_allow(tmp_path, monkeypatch):
+    from lgg_utils import config
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    (tmp_path / "models").mkdir()
+    for file in models.KERAS_WEIGHTS.values():
+        (tmp_path / "models" / file).write_bytes(b"")
+    fast, laptop, full = (config.get_profile(name, env={}) for name in ("fast", "laptop", "full"))
+    classifier, vgg = training.RECIPES["classifier"], training.RECIPES["vgg19_unet"]
+    assert training.pretrained(classifier, fast) is None  # the fast profile never uses ImageNet weights
+    assert training.pretrained(classifier, laptop) == "imagenet"  # ResNet50 keeps its widths
+    assert training.pretrained(vgg, laptop) is None and training.pretrained(vgg, full) == "imagenet"
+    assert training.pretrained(training.RECIPES["unet"], full) is None
+    (tmp_path / "models" / models.KERAS_WEIGHTS["resnet50"]).unlink()
+    with pytest.warns(UserWarning, match="random weights"):
+        assert training.pretrained(classifier, laptop) is None
+
+
+def test_classifier_trains_on_labels_and_gets_a_validation_threshold(sample_slices, tmp_path):
+    from lgg_utils import config, data, splits
+
+    profile = config.get_profile("fast", env={"LGG_IMAGE_SIZE": "32", "LGG_EPOCHS": "1"})
+    split = splits.make_splits(data.patient_table(sample_slices), tmp_path / "splits.csv")
+    model, history, trained = training.train_model("classifier", sample_slices, split, profile, tmp_path / "c")
+    assert trained and {"accuracy", "val_accuracy"} <= set(history.columns)
+    results = training.evaluate("classifier", model, sample_slices, split, profile.image_size)
+    assert results["val"]["threshold"] == results["test"]["threshold"]
+    assert results["test at 0.5"]["threshold"] == 0.5
+    assert sum(results["test"][k] for k in ("tn", "fp", "fn", "tp")) == (sample_slices.patient.map(split) == "test").sum()
+    training.save_metrics(tmp_path / "c", results)
+    assert "accuracy" in training.results_table(results).index
