@@ -104,11 +104,12 @@ class Recipe:
     learning_rate: float = 1e-3
     tumour_share: float | None = 0.5  # share of tumour slices drawn in training (None: as in the data)
     backbone: str | None = None  # ImageNet backbone whose cached weights the laptop and full profiles use
+    epoch_share: float = 1.0  # share of the profile's epochs this model trains for at most
 
 
 RECIPES = {
     "classifier": Recipe(models.resnet50_classifier, "sparse_categorical_crossentropy", metric="accuracy",
-                         target="label", backbone="resnet50"),
+                         target="label", backbone="resnet50", epoch_share=0.5),  # a step costs ~2x a segmenter's
     "unet": Recipe(models.unet, losses.bce),
     "resunet": Recipe(models.resunet, losses.tversky_loss),
     "vgg19_unet": Recipe(models.vgg19_unet, losses.focal_tversky_loss, backbone="vgg19"),
@@ -155,7 +156,8 @@ def train_model(name, slices, split, profile, folder):
     model = build(name, profile, weights)
     compile_model(model, recipe.loss, [METRICS[recipe.metric]()], recipe.learning_rate)
     schedule = keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.5, patience=max(1, profile.patience // 2))
-    history = fit(model, train, val, profile.epochs, profile.patience, callbacks=[schedule])
+    epochs = max(1, round(profile.epochs * recipe.epoch_share))
+    history = fit(model, train, val, epochs, profile.patience, callbacks=[schedule])
     save_artifact(folder, model, history, record)
     return model, history, True
 
