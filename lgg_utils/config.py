@@ -6,6 +6,7 @@ Pick one with ``LGG_PROFILE``; override single settings with the variables in ``
 """
 import dataclasses
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,11 @@ OVERRIDES = {
     "LGG_PATIENCE": "patience",
     "LGG_SEED": "seed",
 }
+
+
+def in_colab():
+    """True inside Google Colab (online, so ImageNet weights and the data set may be downloaded)."""
+    return "google.colab" in sys.modules
 
 
 def gpu_available():

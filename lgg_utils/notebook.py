@@ -1,21 +1,15 @@
 """Chapter helpers: the set-up every chapter runs first, and showing the package's own source."""
 import inspect
 import os
-import sys
 
 import keras
 import pandas as pd
 import tensorflow as tf
 from IPython.display import Code, display
 
-from .config import artifacts_dir, get_profile
+from .config import artifacts_dir, get_profile, in_colab
 from .data import SAMPLE_DIR, download_kaggle, find_data_dir, limit_patients, patient_table, slice_table
 from .splits import make_splits
-
-
-def in_colab():
-    """True inside Google Colab."""
-    return "google.colab" in sys.modules
 
 
 def show_source(obj):

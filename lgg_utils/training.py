@@ -19,6 +19,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from . import losses, models
+from .config import in_colab
 from .metrics import dice_metric
 from .pipeline import make_dataset
 
@@ -123,11 +124,12 @@ def recipe_table(name):
 
 
 def pretrained(recipe, profile):
-    """'imagenet' where the recipe's backbone has cached ImageNet weights that fit the profile, else None.
-    The fast profile always starts from random weights; VGG19's weights need the full width."""
+    """'imagenet' where the recipe's backbone has ImageNet weights that fit the profile, cached (or, in
+    Colab, to download), else None. The fast profile always starts from random weights; VGG19's weights
+    need the full width."""
     if recipe.backbone is None or profile.name == "fast" or (recipe.backbone == "vgg19" and profile.width != 1):
         return None
-    return models.imagenet(recipe.backbone)
+    return models.imagenet(recipe.backbone, allow_download=in_colab())
 
 
 def build(name, profile, weights=None):

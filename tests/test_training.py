@@ -95,3 +95,14 @@ def test_classifier_trains_on_labels_and_gets_a_validation_threshold(sample_slic
     assert sum(results["test"][k] for k in ("tn", "fp", "fn", "tp")) == (sample_slices.patient.map(split) == "test").sum()
     training.save_metrics(tmp_path / "c", results)
     assert "accuracy" in training.results_table(results).index
+
+
+def test_colab_may_download_the_imagenet_weights(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    from lgg_utils import config
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty cache
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    assert training.pretrained(training.RECIPES["classifier"], config.get_profile("laptop", env={})) == "imagenet"
