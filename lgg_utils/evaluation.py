@@ -61,7 +61,8 @@ def classifier_summary(truth, probability, threshold=0.5):
     tn, fp, fn, tp = confusion_matrix(truth, probability >= threshold, labels=[0, 1]).ravel()
     auc = roc_auc_score(truth, probability) if 0 < truth.sum() < len(truth) else float("nan")
     return {"threshold": threshold, "accuracy": (tp + tn) / len(truth), "precision": tp / max(tp + fp, 1),
-            "recall": tp / max(tp + fn, 1), "auc": auc, "log_loss": log_loss(truth, probability, labels=[0, 1]), "tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)}
+            "recall": tp / max(tp + fn, 1), "auc": auc, "log_loss": log_loss(truth, probability, labels=[0, 1]),
+            "tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)}
 
 
 def study_table(name, results):

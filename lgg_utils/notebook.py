@@ -8,8 +8,7 @@ import tensorflow as tf
 from IPython.display import Code, display
 
 from .config import artifacts_dir, get_profile, in_colab
-from .data import SAMPLE_DIR, download_kaggle, find_data_dir, limit_patients, patient_table, slice_table
-from .splits import make_splits
+from .data import SAMPLE_DIR, download_kaggle, find_data_dir
 
 
 def show_source(obj):
@@ -43,13 +42,6 @@ def setup():
               "bundled sample is used and its numbers are not results.")
     display(profile_table(profile, data_dir))
     return profile, data_dir
-
-
-def course_data(profile, data_dir):
-    """The slice table of the profile's patients and their split (as saved by chapter 1, or made now)."""
-    slices = limit_patients(slice_table(data_dir, progress=False), profile.patients, seed=profile.seed)
-    split = make_splits(patient_table(slices), artifacts_dir(profile) / "splits.csv", seed=profile.seed)
-    return slices, split
 
 
 def layer_table(model):

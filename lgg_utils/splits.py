@@ -73,6 +73,15 @@ def make_splits(patients, path, seed=42):
     return split
 
 
+def course_data(profile, data_dir, progress=False):
+    """The slice table of the profile's patients and their split (as saved by chapter 1, or made now)."""
+    from .config import artifacts_dir
+    from .data import limit_patients, patient_table, slice_table
+
+    slices = limit_patients(slice_table(data_dir, progress=progress), profile.patients, seed=profile.seed)
+    return slices, make_splits(patient_table(slices), artifacts_dir(profile) / "splits.csv", seed=profile.seed)
+
+
 def slice_level_leak(slices, test_fraction=TEST_FRACTION, seed=42):
     """Share of test slices with a neighbour (slice n-1 or n+1 of the same patient) outside the test set,
     when slices rather than patients are split at random: what a slice-level split leaks."""

@@ -194,16 +194,15 @@ def results_table(results):
 def main(argv=None):
     """Command line: train (or load) a model in the active profile, score it on val and test, save metrics.json."""
     from .config import artifacts_dir, get_profile
-    from .data import find_data_dir, limit_patients, patient_table, slice_table
-    from .splits import make_splits
+    from .data import find_data_dir
+    from .splits import course_data
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("model", choices=sorted(RECIPES))
     name = parser.parse_args(argv).model
     profile = get_profile()
-    slices = limit_patients(slice_table(find_data_dir()), profile.patients, seed=profile.seed)
+    slices, split = course_data(profile, find_data_dir(), progress=True)
     folder = artifacts_dir(profile)
-    split = make_splits(patient_table(slices), folder / "splits.csv", seed=profile.seed)
     model, history, trained = train_model(name, slices, split, profile, folder / name)
     print(f"{name}: {'trained' if trained else 'loaded'}, {len(history)} epochs, profile {profile.name}")
     results = evaluate(name, model, slices, split, profile.image_size)

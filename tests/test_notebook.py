@@ -47,12 +47,3 @@ def test_layer_table_groups_layers_into_blocks_and_totals_the_parameters():
     assert table.parameters.iloc[:-1].sum() == table.loc["total", "parameters"] == model.count_params()
     assert table.loc["mask", "output shape"] == "(32, 32, 1)"
 
-
-def test_course_data_reuses_the_saved_split(monkeypatch, tmp_path):
-    from lgg_utils import config, data
-
-    monkeypatch.setenv("LGG_ARTIFACTS_DIR", str(tmp_path))
-    profile = config.get_profile("fast", env={})
-    slices, split = notebook.course_data(profile, data.SAMPLE_DIR)
-    assert (tmp_path / "fast" / "splits.csv").is_file() and set(split.index) == set(slices.patient)
-    assert notebook.course_data(profile, data.SAMPLE_DIR)[1].equals(split)

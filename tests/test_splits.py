@@ -78,3 +78,13 @@ def test_split_table_sums_to_the_patients(sample_slices):
     patients = data.patient_table(sample_slices)
     table = splits.split_table(patients, splits.split_patients(patients))
     assert table.patients.sum() == len(patients) and table.slices.sum() == len(sample_slices)
+
+
+def test_course_data_reuses_the_saved_split(monkeypatch, tmp_path):
+    from lgg_utils import config
+
+    monkeypatch.setenv("LGG_ARTIFACTS_DIR", str(tmp_path))
+    profile = config.get_profile("fast", env={})
+    slices, split = splits.course_data(profile, data.SAMPLE_DIR)
+    assert (tmp_path / "fast" / "splits.csv").is_file() and set(split.index) == set(slices.patient)
+    assert splits.course_data(profile, data.SAMPLE_DIR)[1].equals(split)
