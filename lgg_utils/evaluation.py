@@ -1,10 +1,11 @@
 """Evaluation: a segmenter's per-slice scores and their means over all slices and over tumour slices
-(a slice with no tumour predicted empty scores 1, as in ``metrics``); a classifier's accuracy, confusion
-counts and ROC AUC at a decision threshold chosen on the validation split.
+(a slice with no tumour predicted empty scores 1, as in ``metrics``), per-patient 3-D scores with a
+bootstrap interval, and the cascade; a classifier's accuracy, confusion counts and ROC AUC at a decision
+threshold chosen on the validation split.
 """
 import numpy as np
 import pandas as pd
-from sklearn.metrics import confusion_matrix, log_loss, roc_auc_score
+from sklearn.metrics import classification_report, confusion_matrix, log_loss, roc_auc_score
 
 from . import metrics
 from .pipeline import make_dataset
@@ -12,6 +13,8 @@ from .pipeline import make_dataset
 # The study's test results (Table I): the number each model chapter compares with.
 STUDY = {"classifier": {"accuracy": 0.8893}, "unet": {"dice": 0.857, "iou": 0.750},
          "resunet": {"tversky": 0.8998}, "vgg19_unet": {"tversky": 0.8957}}
+BUDA_PATIENT_DICE = 0.82  # Buda et al. (2019): mean Dice per patient volume, cross-validated by patient
+CASCADE_SKIP = 0.1  # the cascade skips the segmenter where the classifier's tumour probability is below this
 
 
 def predict(model, slices, size, batch_size=32):
@@ -21,15 +24,20 @@ def predict(model, slices, size, batch_size=32):
     return truth, model.predict(data, verbose=0)
 
 
+def _overlaps(tp, fp, fn):
+    """Dice, IoU and Tversky score from pixel counts (both masks empty = 1)."""
+    return {"dice": metrics.tversky_from_counts(tp, fp, fn, 0.5, 0.5),
+            "iou": metrics.tversky_from_counts(tp, fp, fn, 1.0, 1.0),
+            "tversky": metrics.tversky_from_counts(tp, fp, fn)}
+
+
 def slice_scores(slices, truth, probabilities):
     """One row per slice: patient, slice, whether it has a tumour, pixel counts, Dice, IoU and Tversky."""
-    true_pixels = (truth > metrics.THRESHOLD).reshape(len(truth), -1).sum(axis=1)
-    pred_pixels = (probabilities > metrics.THRESHOLD).reshape(len(probabilities), -1).sum(axis=1)
+    tp, fp, fn = metrics.confusion(truth, probabilities)
     return pd.DataFrame({
         "patient": slices.patient.to_numpy(), "slice": slices.slice.to_numpy(),
-        "tumour": true_pixels > 0, "true_pixels": true_pixels, "pred_pixels": pred_pixels,
-        "dice": metrics.dice(truth, probabilities), "iou": metrics.iou(truth, probabilities),
-        "tversky": metrics.tversky_score(truth, probabilities)})
+        "tumour": tp + fn > 0, "true_pixels": tp + fn, "pred_pixels": tp + fp, "tp": tp, "fp": fp, "fn": fn,
+        **_overlaps(tp, fp, fn)})
 
 
 def summarise(scores):
@@ -37,6 +45,34 @@ def summarise(scores):
     parts = {"all slices": scores, "tumour slices": scores[scores.tumour]}
     return pd.DataFrame({name: part[["dice", "iou", "tversky"]].mean() for name, part in parts.items()}).T \
         .assign(slices=[len(part) for part in parts.values()])
+
+
+def patient_scores(scores):
+    """One row per patient, slices stacked back into the volume: 3-D Dice, IoU and Tversky from the pixel
+    counts summed over the patient's slices (as Buda et al. report it)."""
+    counts = scores.groupby("patient", sort=False)[["tp", "fp", "fn"]].sum()
+    return counts.assign(slices=scores.groupby("patient", sort=False).size(),
+                         **_overlaps(counts.tp, counts.fp, counts.fn))
+
+
+def bootstrap_ci(values, level=0.95, resamples=2000, seed=0):
+    """Percentile bootstrap confidence interval (low, high) of the mean of ``values``."""
+    values = np.asarray(values, dtype=float)
+    means = np.random.default_rng(seed).choice(values, (resamples, len(values))).mean(axis=1)
+    return tuple(float(q) for q in np.quantile(means, [(1 - level) / 2, (1 + level) / 2]))
+
+
+def slice_errors(scores):
+    """Tumour slices predicted empty (missed) and tumour-free slices given a mask (false positives)."""
+    return {"missed tumour slices": int((scores.tumour & (scores.pred_pixels == 0)).sum()),
+            "false-positive slices": int((~scores.tumour & (scores.pred_pixels > 0)).sum())}
+
+
+def gate(probabilities, tumour_probability, skip_below=CASCADE_SKIP):
+    """The cascade: the segmenter's masks where the classifier's tumour probability is at least
+    ``skip_below``, empty where it is confident there is no tumour (those slices need no segmenter)."""
+    keep = np.asarray(tumour_probability) >= skip_below
+    return probabilities * keep[:, None, None, None], keep
 
 
 def predict_tumour(model, slices, size, batch_size=32):
@@ -55,14 +91,25 @@ def choose_threshold(truth, probability):
     return float(best[np.argmin(abs(best - 0.5))])
 
 
-def classifier_summary(truth, probability, threshold=0.5):
-    """Accuracy, confusion counts, precision, recall (of the tumour class), ROC AUC and cross-entropy
-    (``log_loss``, threshold-free) at ``threshold``."""
-    tn, fp, fn, tp = confusion_matrix(truth, probability >= threshold, labels=[0, 1]).ravel()
-    auc = roc_auc_score(truth, probability) if 0 < truth.sum() < len(truth) else float("nan")
-    return {"threshold": threshold, "accuracy": (tp + tn) / len(truth), "precision": tp / max(tp + fp, 1),
-            "recall": tp / max(tp + fn, 1), "auc": auc, "log_loss": log_loss(truth, probability, labels=[0, 1]),
+def detection_summary(truth, predicted):
+    """Accuracy, precision and recall of the tumour class and the confusion counts of yes/no calls."""
+    tn, fp, fn, tp = confusion_matrix(truth, predicted, labels=[0, 1]).ravel()
+    return {"accuracy": (tp + tn) / len(truth), "precision": tp / max(tp + fp, 1), "recall": tp / max(tp + fn, 1),
             "tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)}
+
+
+def classifier_summary(truth, probability, threshold=0.5):
+    """``detection_summary`` at ``threshold``, with ROC AUC and cross-entropy (``log_loss``, threshold-free)."""
+    auc = roc_auc_score(truth, probability) if 0 < truth.sum() < len(truth) else float("nan")
+    return {"threshold": threshold, **detection_summary(truth, probability >= threshold), "auc": auc,
+            "log_loss": log_loss(truth, probability, labels=[0, 1])}
+
+
+def per_class(truth, predicted):
+    """Precision, recall, F1 score and support of each class ("no tumour", "tumour") as a table."""
+    report = classification_report(truth, predicted, labels=[0, 1], target_names=["no tumour", "tumour"],
+                                   output_dict=True, zero_division=0)
+    return pd.DataFrame(report).T
 
 
 def study_table(name, results):

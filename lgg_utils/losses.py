@@ -26,6 +26,15 @@ def tversky_loss(y_true, y_pred, alpha=TVERSKY_ALPHA, beta=TVERSKY_BETA):
     return 1 - soft_tversky_index(y_true, y_pred, alpha, beta)
 
 
+def tversky_loss_with(alpha, beta):
+    """``tversky_loss`` with other weights, as a loss function named after them (for logs and fingerprints)."""
+    def loss(y_true, y_pred):
+        return tversky_loss(y_true, y_pred, alpha, beta)
+
+    loss.__name__ = loss.__qualname__ = f"tversky_loss_with(alpha={alpha}, beta={beta})"
+    return loss
+
+
 def focal_tversky_loss(y_true, y_pred, alpha=TVERSKY_ALPHA, beta=TVERSKY_BETA, gamma=FOCAL_GAMMA):
     """(1 - soft Tversky index) ** gamma; gamma < 1 keeps hard (low-index) slices' gradients large."""
     return ops.power(1 - soft_tversky_index(y_true, y_pred, alpha, beta), gamma)

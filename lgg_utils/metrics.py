@@ -20,11 +20,16 @@ def confusion(truth, pred, threshold=THRESHOLD):
     return ((truth & pred).sum(axes), (~truth & pred).sum(axes), (truth & ~pred).sum(axes))
 
 
-def tversky_score(truth, pred, alpha=TVERSKY_ALPHA, beta=TVERSKY_BETA, threshold=THRESHOLD):
-    """Tversky index TP / (TP + alpha FP + beta FN) per slice; 1 where both masks are empty."""
-    tp, fp, fn = (c.astype(float) for c in confusion(truth, pred, threshold))
+def tversky_from_counts(tp, fp, fn, alpha=TVERSKY_ALPHA, beta=TVERSKY_BETA):
+    """Tversky index TP / (TP + alpha FP + beta FN) from pixel counts; 1 where all counts are 0."""
+    tp, fp, fn = (np.asarray(c, dtype=float) for c in (tp, fp, fn))
     denominator = tp + alpha * fp + beta * fn
     return np.where(denominator > 0, tp / np.maximum(denominator, 1e-12), 1.0)
+
+
+def tversky_score(truth, pred, alpha=TVERSKY_ALPHA, beta=TVERSKY_BETA, threshold=THRESHOLD):
+    """Tversky index TP / (TP + alpha FP + beta FN) per slice; 1 where both masks are empty."""
+    return tversky_from_counts(*confusion(truth, pred, threshold), alpha, beta)
 
 
 def dice(truth, pred, threshold=THRESHOLD):

@@ -31,6 +31,7 @@ def setup():
     """
     profile = get_profile()
     keras.utils.set_random_seed(profile.seed)
+    tf.get_logger().setLevel("ERROR")  # no retracing warnings when several models predict in turn
     if in_colab() and profile.name != "fast" and not os.environ.get("LGG_DATA_DIR"):
         download_kaggle()
     data_dir = find_data_dir()

@@ -131,3 +131,35 @@ def roc_curves(ax, curves, threshold):
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="chance")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title=f"ROC (dots: threshold {threshold:.2f})")
     ax.legend(loc="lower right")
+
+
+def loss_response(table):
+    """Each loss against the number of wrong pixels, one panel per kind of error (``loss_experiments.loss_response``)."""
+    kinds = table.error.unique()
+    fig, axes = plt.subplots(1, len(kinds), figsize=(10, 3.6), sharey=True)
+    for ax, kind in zip(axes, kinds):
+        sns.lineplot(table[table.error == kind], x="pixels", y="value", hue="loss", marker="o", ax=ax,
+                     legend=ax is axes[-1])
+        ax.set(xlabel=f"{kind} (pixels)", ylabel="loss", title=kind)
+    sns.move_legend(axes[-1], "upper left", bbox_to_anchor=(1, 1))
+    fig.tight_layout()
+    return fig
+
+
+def heatmaps(grids, label):
+    """Annotated heatmaps of same-shaped tables side by side, titled by their keys, on one colour scale."""
+    fig, axes = plt.subplots(1, len(grids), figsize=(5.2 * len(grids), 4.4))
+    high = max(grid.to_numpy().max() for grid in grids.values())
+    for ax, (title, grid) in zip(np.atleast_1d(axes), grids.items()):
+        sns.heatmap(grid, annot=True, fmt=".2f", cmap="viridis", vmin=0, vmax=high, ax=ax,
+                    cbar_kws={"label": label}, annot_kws={"size": 7})
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def patient_dice(ax, patients):
+    """Per-patient Dice of each model (``evaluate.patient_table``): a box per model, a dot per patient."""
+    sns.boxplot(patients, x="model", y="dice", hue="mode", ax=ax, fliersize=0, boxprops={"alpha": 0.4})
+    sns.stripplot(patients, x="model", y="dice", hue="mode", dodge=True, ax=ax, legend=False, size=5)
+    ax.set(ylim=(0, 1.02), ylabel="Dice per patient (3-D)", xlabel="")

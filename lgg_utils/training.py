@@ -140,10 +140,11 @@ def build(name, profile, weights=None):
     return RECIPES[name].build((profile.image_size, profile.image_size, 3), width=profile.width, **extra)
 
 
-def train_model(name, slices, split, profile, folder):
+def train_model(name, slices, split, profile, folder, recipe=None):
     """The trained model ``name`` and its history: loaded from ``folder`` when its fingerprint matches,
-    else trained on the train split (early stopping on validation loss, best weights) and saved there."""
-    recipe = RECIPES[name]
+    else trained on the train split (early stopping on validation loss, best weights) and saved there.
+    ``recipe`` replaces the model's own (``RECIPES[name]``), e.g. to try another loss."""
+    recipe = recipe or RECIPES[name]
     weights = pretrained(recipe, profile)
     record = fingerprint(model=name, profile=profile, recipe=recipe, weights=weights, split=split, slices=len(slices))
     saved = load_artifact(folder, record)

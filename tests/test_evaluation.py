@@ -62,3 +62,33 @@ def test_study_table_puts_our_scores_beside_the_studys():
     summary = {"accuracy": 0.9, "precision": 0.8, "recall": 0.7, "auc": 0.95}
     table = evaluation.study_table("classifier", {"val": summary, "test": summary})
     assert table.loc["accuracy", "study"] == 0.8893 and table.loc["auc", "test"] == 0.95
+
+
+def test_patient_scores_stack_the_slices_into_a_volume():
+    scores = pd.DataFrame({"patient": ["A", "A", "B"], "tp": [4, 0, 0], "fp": [0, 4, 0], "fn": [4, 0, 0]})
+    patients = evaluation.patient_scores(scores)
+    assert patients.loc["A", "dice"] == pytest.approx(2 * 4 / (8 + 4 + 4))  # not the mean of the slices' Dice
+    assert patients.loc["B", "dice"] == 1.0 and patients.slices.tolist() == [2, 1]  # empty volume predicted empty
+
+
+def test_bootstrap_interval_holds_the_mean_and_narrows_with_more_patients():
+    rng = np.random.default_rng(1)
+    few, many = rng.random(10), rng.random(1000)
+    low, high = evaluation.bootstrap_ci(few)
+    assert low < few.mean() < high
+    assert np.subtract(*evaluation.bootstrap_ci(many)[::-1]) < (high - low) / 3
+    assert evaluation.bootstrap_ci([0.7, 0.7, 0.7]) == pytest.approx((0.7, 0.7))
+
+
+def test_gate_empties_the_slices_the_classifier_rules_out_and_errors_count_them():
+    probabilities = np.full((3, 2, 2, 1), 0.9)
+    gated, keep = evaluation.gate(probabilities, np.array([0.05, 0.5, 0.95]), skip_below=0.1)
+    assert keep.tolist() == [False, True, True] and gated[0].max() == 0 and gated[1:].min() == 0.9
+    scores = pd.DataFrame({"tumour": [True, True, False, False], "pred_pixels": [0, 3, 2, 0]})
+    assert evaluation.slice_errors(scores) == {"missed tumour slices": 1, "false-positive slices": 1}
+
+
+def test_detection_summary_counts_yes_no_calls():
+    summary = evaluation.detection_summary(np.array([1, 1, 0, 0]), np.array([True, False, True, False]))
+    assert (summary["tp"], summary["fn"], summary["fp"], summary["tn"]) == (1, 1, 1, 1)
+    assert summary["accuracy"] == summary["precision"] == summary["recall"] == 0.5

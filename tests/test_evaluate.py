@@ -1,0 +1,99 @@
+"""The evaluation command: outputs, the cascade, and its refusals (no patients, unreadable file, no models,
+an existing output folder)."""
+import json
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from lgg_utils import evaluate, models
+
+SIZE = 32
+
+
+def fixed_classifier(tumour_logit):
+    """A stand-in classifier whose tumour probability is the same for every slice."""
+    model = keras.Sequential([keras.Input((SIZE, SIZE, 3)), keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(2, activation="softmax")])
+    model.layers[-1].set_weights([np.zeros((3, 2)), np.array([0.0, tumour_logit])])
+    return model
+
+
+@pytest.fixture
+def artifacts(tmp_path):
+    """An artifacts folder with an (untrained) UNet and a classifier sure that no slice has a tumour."""
+    folder = tmp_path / "artifacts" / "fast"
+    for name, model in {"unet": models.unet((SIZE, SIZE, 3), width=0.0625), "classifier": fixed_classifier(-20)}.items():
+        (folder / name).mkdir(parents=True)
+        model.save(folder / name / "model.keras")
+    return folder
+
+
+def test_writes_slice_patient_and_summary_files(kaggle_dir, artifacts, tmp_path, capsys):
+    out = tmp_path / "out"
+    evaluate.main(["--data", str(kaggle_dir), "--artifacts", str(artifacts), "--out", str(out)])
+    result = json.loads((out / "summary.json").read_text())
+    assert (result["patients"], result["slices"], result["tumour slices"]) == (4, 48, 16)
+    slices = pd.read_csv(out / "slices.csv")
+    assert len(slices) == 2 * 48 and set(slices["mode"]) == {"alone", "cascade"}
+    patients = pd.read_csv(out / "patients.csv")
+    assert len(patients) == 2 * 4 and patients.slices.eq(12).all()
+    low, high = result["segmenters"]["unet"]["alone"]["patient dice 95% CI"]
+    assert low <= result["segmenters"]["unet"]["alone"]["patient dice"] <= high
+    assert "patient dice" in capsys.readouterr().out
+
+
+def test_cascade_skips_the_slices_the_classifier_rules_out(kaggle_dir, artifacts):
+    scores, seconds = evaluate.run(evaluate.slice_table(kaggle_dir, progress=False),
+                                   evaluate.load_models(artifacts), progress=False)
+    cascade = scores[scores["mode"] == "cascade"]
+    assert not cascade.segmented.any() and cascade.pred_pixels.eq(0).all()
+    result = evaluate.summary(scores, seconds, threshold=0.5)["segmenters"]["unet"]["cascade"]
+    assert result["missed tumour slices"] == 16 and result["false-positive slices"] == 0
+    assert set(seconds) == {"unet", "classifier"}
+
+
+def test_folder_with_no_patients_is_refused(tmp_path, artifacts, capsys):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit) as stop:
+        evaluate.main(["--data", str(tmp_path / "empty"), "--artifacts", str(artifacts), "--out", str(tmp_path / "o")])
+    assert stop.value.code == 1 and "no patient folders" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_unreadable_file_is_named(kaggle_dir, artifacts, tmp_path, capsys):
+    broken = next(kaggle_dir.glob("*/*_5.tif"))
+    broken.write_bytes(b"not a tiff")
+    with pytest.raises(SystemExit):
+        evaluate.main(["--data", str(kaggle_dir), "--artifacts", str(artifacts), "--out", str(tmp_path / "o")])
+    assert str(broken) in capsys.readouterr().err
+
+
+def test_artifacts_without_models_name_the_training_command(kaggle_dir, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        evaluate.main(["--data", str(kaggle_dir), "--artifacts", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert "python -m lgg_utils.training unet" in capsys.readouterr().err
+
+
+def test_existing_output_is_kept_unless_forced(kaggle_dir, artifacts, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.json").write_text("earlier results")
+    with pytest.raises(SystemExit) as stop:
+        evaluate.main(["--data", str(kaggle_dir), "--artifacts", str(artifacts), "--out", str(out)])
+    assert stop.value.code == 2 and "--force" in capsys.readouterr().err
+    assert (out / "summary.json").read_text() == "earlier results"
+    evaluate.main(["--data", str(kaggle_dir), "--artifacts", str(artifacts), "--out", str(out), "--force"])
+    assert json.loads((out / "summary.json").read_text())["patients"] == 4
+
+
+def test_default_output_folder_is_under_the_artifacts(kaggle_dir, artifacts):
+    evaluate.main(["--data", str(kaggle_dir), "--artifacts", str(artifacts)])
+    assert (artifacts / "evaluation" / kaggle_dir.name / "summary.json").is_file()
+
+
+def test_classifier_threshold_comes_from_its_metrics(artifacts):
+    assert evaluate.classifier_threshold(artifacts) == 0.5  # no metrics.json yet
+    (artifacts / "classifier" / "metrics.json").write_text(json.dumps({"val": {"threshold": 0.63}}))
+    assert evaluate.classifier_threshold(artifacts) == 0.63
