@@ -7,7 +7,7 @@ export LGG_PROFILE ?= fast
 BOOK_FLAGS := --warningiserror --nitpick --keep-going --all
 PYTEST_FLAGS := tests book/chapters --nbval-lax --nbval-current-env --nbval-cell-timeout=3600
 
-.PHONY: install book test book-full test-full benchmark clean
+.PHONY: install book test app book-full test-full benchmark clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ book: $(STAMP)  ## the executed HTML book in _build/html (LGG_PROFILE, default f
 
 test: $(STAMP)  ## unit tests and every chapter through nbval (LGG_PROFILE, default fast)
 	$(BIN)/pytest $(PYTEST_FLAGS)
+
+app: $(STAMP)  ## the demo web app on http://localhost:8501 (models from artifacts/<profile>; run `make book` first)
+	$(BIN)/streamlit run lgg_utils/app.py --browser.gatherUsageStats=false --client.toolbarMode=minimal
 
 book-full:  ## the book in the study's settings (for a GPU machine, with LGG_DATA_DIR set)
 	$(MAKE) book LGG_PROFILE=full

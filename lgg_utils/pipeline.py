@@ -21,13 +21,17 @@ def _read_pair(image_path, mask_path):
     return read_slice(image_path), read_slice(mask_path, mask=True)
 
 
+def resize_slice(image, size):
+    """A uint8 slice (H, W, 3) resized to (size, size, 3) uint8, antialiased (as every slice the models see)."""
+    image = tf.image.resize(tf.ensure_shape(image, [None, None, 3]), [size, size], antialias=True)
+    return tf.cast(tf.round(tf.clip_by_value(image, 0, 255)), tf.uint8)
+
+
 def load_pair(image_path, mask_path, size):
     """Read, resize and binarize one slice: uint8 image (size, size, 3) and uint8 mask in {0, 1}."""
     image, mask = tf.numpy_function(_read_pair, [image_path, mask_path], [tf.uint8, tf.uint8])
-    image = tf.image.resize(tf.ensure_shape(image, [None, None, 3]), [size, size], antialias=True)
     mask = tf.image.resize(tf.ensure_shape(mask, [None, None, 1]), [size, size])
-    image = tf.cast(tf.round(tf.clip_by_value(image, 0, 255)), tf.uint8)
-    return image, tf.cast(mask >= 128, tf.uint8)
+    return resize_slice(image, size), tf.cast(mask >= 128, tf.uint8)
 
 
 def to_float(image, mask):

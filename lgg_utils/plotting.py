@@ -163,3 +163,16 @@ def patient_dice(ax, patients):
     sns.boxplot(patients, x="model", y="dice", hue="mode", ax=ax, fliersize=0, boxprops={"alpha": 0.4})
     sns.stripplot(patients, x="model", y="dice", hue="mode", dodge=True, ax=ax, legend=False, size=5)
     ax.set(ylim=(0, 1.02), ylabel="Dice per patient (3-D)", xlabel="")
+
+
+def demo_figure(image, mask, truth=None, title=None):
+    """The demo's three panels: the slice (FLAIR), the predicted mask, and the overlay with the true outline."""
+    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.8))
+    show_slice(axes[0], image, title="FLAIR")
+    show_slice(axes[1], mask[..., None].repeat(3, axis=-1).astype(float), title="predicted mask")
+    overlay = "prediction (magenta)" + (" and truth (green)" if truth is not None else "")
+    show_slice(axes[2], image, None if truth is None else truth[..., None], mask[..., None], title=overlay)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,85 @@
+"""The demo chapter's interface (ipywidgets): a patient, a slider through the volume or an upload, and a
+segmenter; the cascade of ``demo`` runs on every change. Works in JupyterLab and Colab; headless, the
+callbacks can be called directly."""
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+from IPython.display import HTML, display
+
+from . import demo, plotting
+from .data import read_slice
+
+
+class Viewer:
+    """Pick a patient and slice (or upload an image) and a segmenter; see the cascade's result."""
+
+    def __init__(self, slices, models, threshold):
+        self.slices = slices.set_index(["patient", "slice"]).sort_index()
+        self.models = models
+        self.threshold = threshold
+        patients = list(self.slices.index.unique("patient"))
+        self.patient = widgets.Dropdown(options=patients, description="Patient")
+        self.slice = widgets.IntSlider(description="Slice", continuous_update=False)
+        self.model = widgets.Dropdown(options=[m for m in models if m != "classifier"], description="Segmenter")
+        self.upload = widgets.FileUpload(accept=",".join(f".{f}" for f in demo.FORMATS), description="Upload")
+        self.out = widgets.Output()
+        self.result = self.figure = None
+        self.lines = []
+        self.patient.observe(self.on_patient, "value")
+        self.slice.observe(lambda _: self.show_slice(), "value")
+        self.model.observe(lambda _: self.show_slice(), "value")
+        self.upload.observe(self.on_upload, "value")
+        self.on_patient()
+
+    def widget(self):
+        """The interface, to display in a notebook."""
+        return widgets.VBox([widgets.HBox([self.patient, self.slice]), widgets.HBox([self.model, self.upload]),
+                             self.out])
+
+    def on_patient(self, change=None):
+        """A new patient: the slider spans their slices and starts at the one with the most tumour."""
+        rows = self.slices.loc[self.patient.value]
+        self.slice.unobserve_all("value")
+        self.slice.min, self.slice.max = int(rows.index.min()), int(rows.index.max())
+        self.slice.value = int(rows.tumour_pixels.idxmax())
+        self.slice.observe(lambda _: self.show_slice(), "value")
+        self.show_slice()
+
+    def show_slice(self):
+        """Run the cascade on the chosen slice and show it with its true mask."""
+        row = self.slices.loc[(self.patient.value, self.slice.value)]
+        truth = read_slice(row.mask_path, mask=True)[..., 0] >= 128
+        title = f"{self.patient.value}, slice {self.slice.value}"
+        return self.show(read_slice(row.image_path), truth, title)
+
+    def on_upload(self, change):
+        """Run the cascade on an uploaded image; a file that is not an image gets a message, not an error."""
+        if not change["new"]:
+            return None
+        upload = change["new"][0]
+        try:
+            image, notes = demo.read_upload(bytes(upload["content"]), upload["name"])
+        except demo.UploadError as err:
+            self.result = None
+            self._render(None, [f"<b>Cannot use this file.</b> {err}"])
+            return None
+        return self.show(image, None, upload["name"], notes)
+
+    def show(self, image, truth, title, notes=()):
+        """Analyse one image and show the three panels, the counts and any notes."""
+        self.result = demo.analyse(image, self.models[self.model.value], self.models.get("classifier"), self.threshold)
+        plt.close(self.figure)
+        self.figure = plotting.demo_figure(image, self.result.mask, truth, title)
+        plt.close(self.figure)  # shown in the output area below, not again by the notebook
+        style = "color:#b00020" if not self.result.detected else ""
+        self._render(self.figure, [*notes, f"<b style='{style}'>{self.result.message(self.threshold)}</b>"])
+        return self.result
+
+    def _render(self, figure, lines):
+        """Replace the output area's content with a figure and lines of HTML (kept in ``lines``)."""
+        self.lines = lines
+        with self.out:
+            self.out.clear_output(wait=True)
+            if figure is not None:
+                display(figure)
+            display(HTML("<br>".join(lines)))
+
