@@ -3,7 +3,7 @@ segmenter; the cascade of ``demo`` runs on every change. Works in JupyterLab and
 callbacks can be called directly."""
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
-from IPython.display import HTML, display
+from IPython.display import HTML
 
 from . import demo, plotting
 from .data import read_slice
@@ -77,9 +77,8 @@ class Viewer:
     def _render(self, figure, lines):
         """Replace the output area's content with a figure and lines of HTML (kept in ``lines``)."""
         self.lines = lines
-        with self.out:
-            self.out.clear_output(wait=True)
-            if figure is not None:
-                display(figure)
-            display(HTML("<br>".join(lines)))
+        self.out.outputs = ()  # set directly, not captured with `with self.out` (which can stall headless runs)
+        if figure is not None:
+            self.out.append_display_data(figure)
+        self.out.append_display_data(HTML("<br>".join(lines)))
 
