@@ -59,7 +59,8 @@ def sidebar():
 def chosen_image():
     """The uploaded image (or a sample slice) with its title, true mask (samples only) and notes; None if none."""
     upload = st.file_uploader("An MRI slice (TIFF, PNG or JPEG)", type=list(demo.FORMATS))
-    example = st.sidebar.selectbox("Or try a slice of the bundled sample", ["(none)", *sample_examples()])
+    example = st.sidebar.selectbox("Or try a slice of the bundled sample", ["(none)", *sample_examples()],
+                                   help="The fast profile trains on these patients: a demo, not a test.")
     if upload is not None:
         image, notes = demo.read_upload(upload.getvalue(), upload.name)
         return image, None, upload.name, notes
