@@ -10,7 +10,7 @@ from lgg_utils import demo, evaluate, plotting
 from lgg_utils.config import PROFILES, artifacts_dir
 from lgg_utils.data import SAMPLE_DIR, read_slice, slice_table
 
-NAMES = {"unet": "UNet", "resunet": "ResUNet", "vgg19_unet": "VGG19-UNet"}
+NAMES = {"unet": "UNet", "resunet": "ResUNet", "vgg19_unet": "VGG19-UNet"}  # labels of evaluate.SEGMENTERS
 TRAIN_COMMANDS = ("`make book` trains the fast profile's models (minutes, bundled sample); "
                   "`LGG_PROFILE=laptop LGG_DATA_DIR=<data> .venv/bin/python -m lgg_utils.training unet` "
                   "trains one model of the laptop profile (repeat with `classifier`, `resunet`, `vgg19_unet`).")
@@ -20,7 +20,7 @@ def trained_profiles():
     """The profiles whose artifacts folder holds at least one trained segmenter, with that folder."""
     folders = {name: artifacts_dir(profile) for name, profile in PROFILES.items()}
     return {name: folder for name, folder in folders.items()
-            if any((folder / model / "model.keras").is_file() for model in NAMES)}
+            if any((folder / model / "model.keras").is_file() for model in evaluate.SEGMENTERS)}
 
 
 @st.cache_resource(show_spinner="Loading the models (Keras safe mode)...")
@@ -51,7 +51,8 @@ def sidebar():
                                 help="Each profile's models are in artifacts/<profile>.")
     folder = profiles[name]
     models = load_models(folder, model_stamp(folder))
-    segmenter = st.sidebar.radio("Segmenter", [m for m in NAMES if m in models], format_func=NAMES.get)
+    segmenter = st.sidebar.radio("Segmenter", [m for m in evaluate.SEGMENTERS if m in models],
+                                 format_func=lambda name: NAMES.get(name, name))
     st.sidebar.caption(f"Models from `{folder}`.")
     return folder, models, segmenter
 

@@ -25,8 +25,8 @@ class Viewer:
         self.result = self.figure = None
         self.lines = []
         self.patient.observe(self.on_patient, "value")
-        self.slice.observe(lambda _: self.show_slice(), "value")
-        self.model.observe(lambda _: self.show_slice(), "value")
+        self.slice.observe(self.show_slice, "value")
+        self.model.observe(self.show_slice, "value")
         self.upload.observe(self.on_upload, "value")
         self.on_patient()
 
@@ -38,13 +38,13 @@ class Viewer:
     def on_patient(self, change=None):
         """A new patient: the slider spans their slices and starts at the one with the most tumour."""
         rows = self.slices.loc[self.patient.value]
-        self.slice.unobserve_all("value")
+        self.slice.unobserve(self.show_slice, "value")  # one analysis per patient, not one per bound moved
         self.slice.min, self.slice.max = int(rows.index.min()), int(rows.index.max())
         self.slice.value = int(rows.tumour_pixels.idxmax())
-        self.slice.observe(lambda _: self.show_slice(), "value")
+        self.slice.observe(self.show_slice, "value")
         self.show_slice()
 
-    def show_slice(self):
+    def show_slice(self, change=None):
         """Run the cascade on the chosen slice and show it with its true mask."""
         row = self.slices.loc[(self.patient.value, self.slice.value)]
         truth = read_slice(row.mask_path, mask=True)[..., 0] >= 128
@@ -67,7 +67,6 @@ class Viewer:
     def show(self, image, truth, title, notes=()):
         """Analyse one image and show the three panels, the counts and any notes."""
         self.result = demo.analyse(image, self.models[self.model.value], self.models.get("classifier"), self.threshold)
-        plt.close(self.figure)
         self.figure = plotting.demo_figure(image, self.result.mask, truth, title)
         plt.close(self.figure)  # shown in the output area below, not again by the notebook
         style = "color:#b00020" if not self.result.detected else ""
@@ -81,4 +80,3 @@ class Viewer:
         if figure is not None:
             self.out.append_display_data(figure)
         self.out.append_display_data(HTML("<br>".join(lines)))
-
