@@ -7,12 +7,12 @@ export LGG_PROFILE ?= fast
 BOOK_FLAGS := --warningiserror --nitpick --keep-going --all
 PYTEST_FLAGS := tests book/chapters --nbval-lax --nbval-current-env --nbval-cell-timeout=3600
 
-.PHONY: install book test app book-full test-full benchmark clean
+.PHONY: install book test test-seeds app book-full test-full benchmark clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,app]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -22,6 +22,10 @@ book: $(STAMP)  ## the executed HTML book in _build/html (LGG_PROFILE, default f
 
 test: $(STAMP)  ## unit tests and every chapter through nbval (LGG_PROFILE, default fast)
 	$(BIN)/pytest $(PYTEST_FLAGS)
+
+SEEDS ?= 42 1 2 3 4
+test-seeds: $(STAMP)  ## every chapter once per seed (SEEDS), each training its own models: every check's value, bar and margin
+	$(BIN)/python tests/seed_checks.py --seeds $(SEEDS)
 
 app: $(STAMP)  ## the demo web app on http://localhost:8501 (models from artifacts/<profile>; run `make book` first)
 	$(BIN)/streamlit run lgg_utils/app.py --browser.gatherUsageStats=false --client.toolbarMode=minimal

@@ -6,27 +6,29 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import streamlit as st
 
-from lgg_utils import demo, evaluate, plotting
-from lgg_utils.config import PROFILES, artifacts_dir
+from lgg_utils import artifacts, demo, plotting
+from lgg_utils.config import PROFILES, artifacts_root
+from lgg_utils.training import RECIPES, SEGMENTERS
 from lgg_utils.data import SAMPLE_DIR, read_slice, slice_table
 
-NAMES = {"unet": "UNet", "resunet": "ResUNet", "vgg19_unet": "VGG19-UNet"}  # labels of evaluate.SEGMENTERS
+NAMES = {"unet": "UNet", "resunet": "ResUNet", "vgg19_unet": "VGG19-UNet"}  # labels of training.SEGMENTERS
 TRAIN_COMMANDS = ("`make book` trains the fast profile's models (minutes, bundled sample); "
                   "`LGG_PROFILE=laptop LGG_DATA_DIR=<data> .venv/bin/python -m lgg_utils.training unet` "
                   "trains one model of the laptop profile (repeat with `classifier`, `resunet`, `vgg19_unet`).")
 
 
-def trained_profiles():
-    """The profiles whose artifacts folder holds at least one trained segmenter, with that folder."""
-    folders = {name: artifacts_dir(profile) for name, profile in PROFILES.items()}
-    return {name: folder for name, folder in folders.items()
-            if any((folder / model / "model.keras").is_file() for model in evaluate.SEGMENTERS)}
+def trained_folders():
+    """The artifacts folders (one per profile and seed) holding at least one trained segmenter, by label."""
+    return {f"{name}, {folder.name.replace('-', ' ')}": folder for name in PROFILES
+            for folder in sorted((artifacts_root() / name).glob("seed-*"))
+            if any((folder / model / "model.keras").is_file() for model in SEGMENTERS)}
 
 
 @st.cache_resource(show_spinner="Loading the models (Keras safe mode)...")
 def load_models(folder, stamp):
-    """The models of an artifacts folder, cached until a model file changes (``stamp``: their times)."""
-    return evaluate.load_models(folder)
+    """The current models of an artifacts folder and the stale ones' reasons (``artifacts.load_models``),
+    cached until a model file changes (``stamp``: their times)."""
+    return artifacts.load_models(folder, RECIPES)
 
 
 def model_stamp(folder):
@@ -38,20 +40,25 @@ def model_stamp(folder):
 def sample_examples():
     """Example slices of the bundled sample: label -> (image path, mask path)."""
     return {label: (str(row.image_path), str(row.mask_path))
-            for label, row in demo.examples(slice_table(SAMPLE_DIR, progress=False)).items()}
+            for label, row in demo.example_slices(slice_table(SAMPLE_DIR, progress=False)).items()}
 
 
 def sidebar():
     """The sidebar's choices: the artifacts folder, the models and the segmenter's name."""
-    profiles = trained_profiles()
-    if not profiles:
-        st.error(f"There are no trained models in {artifacts_dir(PROFILES['fast']).parent}. {TRAIN_COMMANDS}")
+    folders = trained_folders()
+    if not folders:
+        st.error(f"There are no trained models in {artifacts_root()}. {TRAIN_COMMANDS}")
         st.stop()
-    name = st.sidebar.selectbox("Models of the profile", list(profiles),
-                                help="Each profile's models are in artifacts/<profile>.")
-    folder = profiles[name]
-    models = load_models(folder, model_stamp(folder))
-    segmenter = st.sidebar.radio("Segmenter", [m for m in evaluate.SEGMENTERS if m in models],
+    label = st.sidebar.selectbox("Models of the profile", list(folders),
+                                 help="Each profile's models are in artifacts/<profile>/seed-<seed>.")
+    folder = folders[label]
+    models, stale = load_models(folder, model_stamp(folder))
+    for reason in stale.values():
+        st.sidebar.warning(f"Left out: {reason}")
+    if not set(models) & set(SEGMENTERS):
+        st.error(f"No segmenter in {folder} matches the current code. {TRAIN_COMMANDS}")
+        st.stop()
+    segmenter = st.sidebar.radio("Segmenter", [m for m in SEGMENTERS if m in models],
                                  format_func=lambda name: NAMES.get(name, name))
     st.sidebar.caption(f"Models from `{folder}`.")
     return folder, models, segmenter
@@ -59,7 +66,8 @@ def sidebar():
 
 def chosen_image():
     """The uploaded image (or a sample slice) with its title, true mask (samples only) and notes; None if none."""
-    upload = st.file_uploader("An MRI slice (TIFF, PNG or JPEG)", type=list(demo.FORMATS))
+    upload = st.file_uploader("An MRI slice (TIFF, PNG or JPEG)", type=list(demo.FORMATS),
+                              max_upload_size=demo.MAX_BYTES // 2**20)  # in MB; Streamlit's default is 200
     example = st.sidebar.selectbox("Or try a slice of the bundled sample", ["(none)", *sample_examples()],
                                    help="The fast profile trains on these patients: a demo, not a test.")
     if upload is not None:
@@ -103,7 +111,7 @@ def main():
     st.title("Brain MRI: find and outline a lower-grade glioma")
     st.caption("A course demo of the study's cascade (ResNet50 classifier, then a segmenter). Not a medical device.")
     folder, models, segmenter = sidebar()
-    threshold = evaluate.classifier_threshold(folder)
+    threshold = artifacts.classifier_threshold(folder)
     st.sidebar.caption(threshold_note(folder, models, threshold))
     try:
         chosen = chosen_image()

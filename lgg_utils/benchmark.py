@@ -1,4 +1,5 @@
-"""Is the input pipeline fast enough? Its images/s against a training step's, measured in one run.
+"""Is the input pipeline fast enough? Its images/s against a training step's, and what TensorFlow's
+deterministic ops cost a training step, each measured in one run.
 
 Run ``python -m lgg_utils.benchmark`` (honours ``LGG_PROFILE`` and ``LGG_DATA_DIR``), or call
 ``pipeline_report`` from a chapter.
@@ -51,6 +52,21 @@ def pipeline_report(slices, profile, steps=10):
     return table
 
 
+def determinism_cost(profile, steps=10):
+    """A UNet training step's images/s with TensorFlow's deterministic ops off and on, measured in one run."""
+    from tensorflow.python.framework import config as tf_config  # the switch off is not in the public API
+
+    was_on, rates = tf_config.is_op_determinism_enabled(), {}
+    for on in (False, True):
+        (tf_config.enable_op_determinism if on else tf_config.disable_op_determinism)()
+        model = unet((profile.image_size, profile.image_size, 3), width=profile.width)
+        rates[f"deterministic ops {'on' if on else 'off'}"] = train_step_rate(model, profile.image_size,
+                                                                           profile.batch_size, steps)
+    (tf_config.enable_op_determinism if was_on else tf_config.disable_op_determinism)()
+    table = pd.Series(rates, name="images_per_s").rename_axis("UNet training step").to_frame()
+    return table.assign(times_off_rate=table.images_per_s / table.images_per_s.iloc[0])
+
+
 def main():
     """Print the report for the active profile and data folder."""
     from .config import get_profile
@@ -61,6 +77,7 @@ def main():
     print(f"profile {profile.name}: {len(slices)} slices at {profile.image_size}x{profile.image_size}, "
           f"batch {profile.batch_size}, width {profile.width}")
     print(pipeline_report(slices, profile).round(2).to_string())
+    print(determinism_cost(profile).round(2).to_string())
 
 
 if __name__ == "__main__":

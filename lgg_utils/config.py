@@ -98,8 +98,13 @@ def project_root(start=None):
     return next((p for p in (start, *start.parents) if (p / "_toc.yml").is_file()), None)
 
 
-def artifacts_dir(profile, env=None):
-    """Where a profile's splits, models and metrics live: ``LGG_ARTIFACTS_DIR`` or ``artifacts/`` in the checkout."""
+def artifacts_root(env=None):
+    """Where every profile's artifacts live: ``LGG_ARTIFACTS_DIR`` or ``artifacts/`` in the checkout."""
     env = os.environ if env is None else env
-    root = env.get("LGG_ARTIFACTS_DIR") or (project_root() or Path.cwd()) / "artifacts"
-    return Path(root) / profile.name
+    return Path(env.get("LGG_ARTIFACTS_DIR") or (project_root() or Path.cwd()) / "artifacts")
+
+
+def artifacts_dir(profile, env=None):
+    """Where a profile's splits, models and metrics live, one folder per seed (a seed is its own split):
+    ``<artifacts root>/<profile>/seed-<seed>``."""
+    return artifacts_root(env) / profile.name / f"seed-{profile.seed}"

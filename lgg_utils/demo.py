@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .metrics import THRESHOLD
+from . import metrics
 from .pipeline import resize_slice
 
 MAX_BYTES = 20 * 2**20  # an MRI slice is far smaller; a larger upload is refused with a message
@@ -106,7 +106,7 @@ def analyse(image, segmenter, classifier=None, threshold=0.5):
     mask = np.zeros(image.shape[:2], bool)
     if detected:
         small = np.asarray(segmenter(x, training=False))[0, ..., 0].astype(np.float32)
-        mask = np.asarray(Image.fromarray(small).resize(image.shape[1::-1], Image.BILINEAR)) > THRESHOLD
+        mask = np.asarray(Image.fromarray(small).resize(image.shape[1::-1], Image.BILINEAR)) > metrics.THRESHOLD
     return Result(probability, detected, mask, brain_pixels(image))
 
 
@@ -117,7 +117,7 @@ def mask_png(mask):
     return buffer.getvalue()
 
 
-def examples(slices):
+def example_slices(slices):
     """Two slices to try, as rows of ``slices``: the one with the largest tumour, and the tumour-free slice of
     the same patient nearest to it (so the two look alike, but one has no tumour)."""
     largest = slices.loc[slices.tumour_pixels.idxmax()]

@@ -4,7 +4,7 @@ evaluation chapter uses.
     python -m lgg_utils.evaluate --data DIR --artifacts DIR [--out DIR] [--force]
 
 Patient by patient, the slices are loaded once and every saved model predicts them: each segmenter alone
-and in the cascade (the classifier gates it, ``evaluation.gate``). Model time is measured on images
+and in the cascade (the classifier gates it, ``scoring.gate``). Model time is measured on images
 already in memory, so it compares the models, not the disk.
 """
 import argparse
@@ -18,33 +18,26 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import evaluation
+from . import artifacts, scoring
 from .data import DataError, slice_table
 from .pipeline import load_arrays
-from .training import RECIPES
+from .training import RECIPES, SEGMENTERS
 
-SEGMENTERS = tuple(name for name, recipe in RECIPES.items() if recipe.target == "mask")
 FILES = ("slices.csv", "patients.csv", "summary.json")
 
 
-def load_models(artifacts):
-    """The saved models of an artifacts folder (``<model>/model.keras``), loaded in Keras safe mode."""
-    paths = {name: Path(artifacts) / name / "model.keras" for name in RECIPES}
-    paths = {name: path for name, path in paths.items() if path.is_file()}
-    if not set(paths) & set(SEGMENTERS):
+def load_current_models(folder):
+    """The models of an artifacts folder whose fingerprint matches the current code (``artifacts.load_models``);
+    says which were left out as stale, and refuses a folder without a current segmenter."""
+    models, stale = artifacts.load_models(folder, RECIPES)
+    for reason in stale.values():
+        print(f"Left out: {reason}")
+    if not set(models) & set(SEGMENTERS):
         raise FileNotFoundError(
-            f"No trained segmenter in {artifacts}: expected <model>/model.keras for one of {', '.join(SEGMENTERS)}. "
-            "Train them with `make book` (fast profile, artifacts/fast) or `python -m lgg_utils.training unet` "
-            "(LGG_PROFILE chooses the profile).")
-    return {name: keras.saving.load_model(path, compile=False, safe_mode=True) for name, path in paths.items()}
-
-
-def classifier_threshold(artifacts):
-    """The decision threshold the classifier chapter chose on validation (its ``metrics.json``), else 0.5."""
-    try:
-        return json.loads((Path(artifacts) / "classifier" / "metrics.json").read_text())["val"]["threshold"]
-    except (OSError, ValueError, KeyError):
-        return 0.5
+            f"No current trained segmenter in {folder}: expected <model>/model.keras for one of {', '.join(SEGMENTERS)}. "
+            "Train them with `make book` (fast profile) or `python -m lgg_utils.training unet` (LGG_PROFILE "
+            "chooses the profile).")
+    return models
 
 
 def _predict(model, images, batch_size=32):
@@ -75,49 +68,49 @@ def run(slices, models, progress=True):
         tumour_probability = _timed(classifier, images, seconds, "classifier")[:, 1] if classifier else None
         for name in (n for n in SEGMENTERS if n in models):
             probabilities = _timed(models[name], images, seconds, name)
-            scores = evaluation.slice_scores(part, truth, probabilities).assign(model=name, p_tumour=tumour_probability)
+            scores = scoring.slice_scores(part, truth, probabilities).assign(model=name, p_tumour=tumour_probability)
             rows.append(scores.assign(mode="alone", segmented=True))
             if classifier:
-                gated, keep = evaluation.gate(probabilities, tumour_probability)
-                rows.append(evaluation.slice_scores(part, truth, gated).assign(
+                gated, keep = scoring.gate(probabilities, tumour_probability)
+                rows.append(scoring.slice_scores(part, truth, gated).assign(
                     model=name, p_tumour=tumour_probability, mode="cascade", segmented=keep))
     return pd.concat(rows, ignore_index=True), {name: s / len(slices) for name, s in seconds.items()}
 
 
-def patient_table(scores):
-    """Per-patient 3-D scores (``evaluation.patient_scores``) for each model and mode."""
-    return pd.concat({key: evaluation.patient_scores(part) for key, part in scores.groupby(["model", "mode"], sort=False)},
+def patient_scores_by_model(scores):
+    """Per-patient 3-D scores (``scoring.patient_scores``) for each model and mode."""
+    return pd.concat({key: scoring.patient_scores(part) for key, part in scores.groupby(["model", "mode"], sort=False)},
                      names=["model", "mode"]).reset_index()
 
 
-def _segmenter_summary(part, patients, seconds, classifier_seconds):
+def _segmenter_report(part, patients, seconds, classifier_seconds):
     """One segmenter in one mode: slice and patient means, the patient Dice interval, errors, model time."""
-    means = evaluation.summarise(part)
-    low, high = evaluation.bootstrap_ci(patients.dice)
+    means = scoring.slice_means(part)
+    low, high = scoring.bootstrap_ci(patients.dice)
     return {"dice, all slices": means.dice["all slices"], "dice, tumour slices": means.dice["tumour slices"],
             "iou, tumour slices": means.iou["tumour slices"], "tversky, all slices": means.tversky["all slices"],
             "patient dice": patients.dice.mean(), "patient dice 95% CI": [low, high],
-            **evaluation.slice_errors(part), "segmented share": part.segmented.mean(),
+            **scoring.slice_errors(part), "segmented share": part.segmented.mean(),
             "ms per slice": 1000 * (seconds * part.segmented.mean() + classifier_seconds)}
 
 
-def summary(scores, seconds, threshold):
+def report(scores, seconds, threshold):
     """The JSON summary: counts, the classifier at ``threshold``, every segmenter alone and in the cascade."""
-    patients = patient_table(scores)
+    patients = patient_scores_by_model(scores)
     first = scores[(scores.model == scores.model.iloc[0]) & (scores["mode"] == "alone")]
     result = {"patients": int(first.patient.nunique()), "slices": len(first), "tumour slices": int(first.tumour.sum()),
-              "cascade skips below": evaluation.CASCADE_SKIP, "segmenters": {}}
+              "cascade skips below": scoring.CASCADE_SKIP, "segmenters": {}}
     if first.p_tumour.notna().all():
-        result["classifier"] = evaluation.classifier_summary(first.tumour.to_numpy(), first.p_tumour.to_numpy(float),
+        result["classifier"] = scoring.classifier_scores(first.tumour.to_numpy(), first.p_tumour.to_numpy(float),
                                                              threshold)
     for (name, mode), part in scores.groupby(["model", "mode"], sort=False):
         rows = patients[(patients.model == name) & (patients["mode"] == mode)]
         cost = seconds.get("classifier", 0.0) if mode == "cascade" else 0.0
-        result["segmenters"].setdefault(name, {})[mode] = _segmenter_summary(part, rows, seconds[name], cost)
+        result["segmenters"].setdefault(name, {})[mode] = _segmenter_report(part, rows, seconds[name], cost)
     return result
 
 
-def summary_table(result):
+def report_table(result):
     """The segmenters' part of ``summary`` as a table: a row per model and mode."""
     table = pd.DataFrame({(name, mode): values for name, modes in result["segmenters"].items()
                           for mode, values in modes.items()}).T.infer_objects()
@@ -134,7 +127,7 @@ def write(out, scores, result, force=False):
         raise FileExistsError(f"{out} exists: pass --force to replace its {', '.join(FILES)}, or choose another --out.")
     out.mkdir(parents=True, exist_ok=True)
     scores.to_csv(out / "slices.csv", index=False)
-    patient_table(scores).to_csv(out / "patients.csv", index=False)
+    patient_scores_by_model(scores).to_csv(out / "patients.csv", index=False)
     (out / "summary.json").write_text(json.dumps(result, indent=2, default=float))
 
 
@@ -142,7 +135,7 @@ def main(argv=None):
     """Evaluate the saved models on every patient of a data folder; print a summary, write CSVs and JSON."""
     parser = argparse.ArgumentParser(prog="python -m lgg_utils.evaluate", description=main.__doc__)
     parser.add_argument("--data", type=Path, required=True, help="a folder in the Kaggle layout (one folder per patient)")
-    parser.add_argument("--artifacts", type=Path, required=True, help="a profile's artifacts, e.g. artifacts/laptop")
+    parser.add_argument("--artifacts", type=Path, required=True, help="a profile's artifacts, e.g. artifacts/laptop/seed-42")
     parser.add_argument("--out", type=Path, help="output folder (default: <artifacts>/evaluation/<data folder name>)")
     parser.add_argument("--force", action="store_true", help="replace the files of an existing output folder")
     args = parser.parse_args(argv)
@@ -151,13 +144,13 @@ def main(argv=None):
         parser.error(f"{out} exists: pass --force to replace its {', '.join(FILES)}, or choose another --out.")
     try:
         slices = slice_table(args.data)
-        models = load_models(args.artifacts)
+        models = load_current_models(args.artifacts)
     except (DataError, FileNotFoundError) as err:
         parser.exit(1, f"error: {err}\n")
-    threshold = classifier_threshold(args.artifacts)
+    threshold = artifacts.classifier_threshold(args.artifacts)
     scores, seconds = run(slices, models)
-    result = summary(scores, seconds, threshold)
-    print(summary_table(result).drop(columns=["segmented share"]).to_string(float_format="{:.3f}".format))
+    result = report(scores, seconds, threshold)
+    print(report_table(result).drop(columns=["segmented share"]).to_string(float_format="{:.3f}".format))
     if "classifier" in result:
         print(f"Classifier at threshold {threshold:.2f}: accuracy {result['classifier']['accuracy']:.3f}, "
               f"AUC {result['classifier']['auc']:.3f}.")

@@ -8,7 +8,7 @@ import pandas as pd
 from keras import ops
 from tqdm.auto import tqdm
 
-from . import evaluation, losses, training
+from . import scoring, losses, training
 
 LOSSES = {"BCE": losses.bce, "Dice": losses.dice_loss, "BCE + Dice": losses.bce_dice_loss,
           "Tversky": losses.tversky_loss, "focal Tversky": losses.focal_tversky_loss}
@@ -68,12 +68,12 @@ def pixel_precision_recall(scores):
     return {"precision": tp / max(tp + fp, 1), "recall": tp / max(tp + fn, 1)}
 
 
-def loss_table(trained, slices, size):
+def loss_table(trained, slices):
     """Per loss: Dice and IoU on tumour slices, Dice on all slices, pixel precision and recall."""
     rows = {}
     for label, (model, _) in trained.items():
-        scores = evaluation.slice_scores(slices, *evaluation.predict(model, slices, size))
-        means = evaluation.summarise(scores)
+        scores = scoring.slice_scores(slices, *scoring.predict(model, slices))
+        means = scoring.slice_means(scores)
         rows[label] = {"dice, tumour slices": means.dice["tumour slices"], "iou, tumour slices": means.iou["tumour slices"],
                        "dice, all slices": means.dice["all slices"], **pixel_precision_recall(scores)}
     return pd.DataFrame(rows).T.rename_axis("loss")

@@ -1,7 +1,9 @@
 """Segmentation losses on predicted probabilities, as Keras-compatible functions ``loss(y_true, y_pred)``.
 
 Soft versions of the overlap scores in ``metrics``: products of probabilities replace pixel counts, and
-a smoothing term of 1 keeps empty masks finite (an empty truth predicted empty costs 0).
+a smoothing term of 1 keeps empty masks finite (an empty truth predicted empty costs 0). Keras' own Dice
+and Tversky losses are not used: without smoothing, a tumour-free slice predicted empty costs them the
+maximum loss of 1, and most slices have no tumour.
 """
 from keras import ops
 
@@ -35,8 +37,10 @@ def tversky_loss_with(alpha, beta):
     return loss
 
 
-def focal_tversky_loss(y_true, y_pred, alpha=TVERSKY_ALPHA, beta=TVERSKY_BETA, gamma=FOCAL_GAMMA):
-    """(1 - soft Tversky index) ** gamma; gamma < 1 keeps hard (low-index) slices' gradients large."""
+def focal_tversky_loss(y_true, y_pred, alpha=TVERSKY_ALPHA, beta=TVERSKY_BETA, gamma=None):
+    """(1 - soft Tversky index) ** gamma (default ``FOCAL_GAMMA``, read at each call); gamma < 1 keeps hard
+    (low-index) slices' gradients large."""
+    gamma = FOCAL_GAMMA if gamma is None else gamma
     return ops.power(1 - soft_tversky_index(y_true, y_pred, alpha, beta), gamma)
 
 

@@ -2,7 +2,8 @@
 same Dice in Keras ops, logged during training.
 
 Convention for empty masks: when truth and prediction are both empty the slice is scored 1 (a correct
-"no tumour"); when only one is empty it is scored 0. Masks are thresholded at 0.5 first.
+"no tumour"); when only one is empty it is scored 0. Masks are thresholded at ``THRESHOLD`` first (read
+at each call, so setting ``metrics.THRESHOLD`` in a chapter takes effect).
 """
 import numpy as np
 from keras import ops
@@ -12,8 +13,9 @@ TVERSKY_ALPHA = 0.3  # weight of false positives
 TVERSKY_BETA = 0.7  # weight of false negatives
 
 
-def confusion(truth, pred, threshold=THRESHOLD):
+def confusion(truth, pred, threshold=None):
     """True positive, false positive and false negative pixel counts per slice, each of shape (N,)."""
+    threshold = THRESHOLD if threshold is None else threshold
     truth = np.asarray(truth) > threshold
     pred = np.asarray(pred) > threshold
     axes = tuple(range(1, truth.ndim))
@@ -27,17 +29,17 @@ def tversky_from_counts(tp, fp, fn, alpha=TVERSKY_ALPHA, beta=TVERSKY_BETA):
     return np.where(denominator > 0, tp / np.maximum(denominator, 1e-12), 1.0)
 
 
-def tversky_score(truth, pred, alpha=TVERSKY_ALPHA, beta=TVERSKY_BETA, threshold=THRESHOLD):
+def tversky_score(truth, pred, alpha=TVERSKY_ALPHA, beta=TVERSKY_BETA, threshold=None):
     """Tversky index TP / (TP + alpha FP + beta FN) per slice; 1 where both masks are empty."""
     return tversky_from_counts(*confusion(truth, pred, threshold), alpha, beta)
 
 
-def dice(truth, pred, threshold=THRESHOLD):
+def dice(truth, pred, threshold=None):
     """Dice coefficient 2 TP / (2 TP + FP + FN) per slice; 1 where both masks are empty."""
     return tversky_score(truth, pred, 0.5, 0.5, threshold)
 
 
-def iou(truth, pred, threshold=THRESHOLD):
+def iou(truth, pred, threshold=None):
     """Intersection over union TP / (TP + FP + FN) per slice; 1 where both masks are empty."""
     return tversky_score(truth, pred, 1.0, 1.0, threshold)
 

@@ -1,5 +1,6 @@
-"""Chapter helpers: the set-up every chapter runs first, and showing the package's own source."""
+"""Chapter helpers: the set-up every chapter runs first, showing the package's own source, and checks."""
 import inspect
+import json
 import os
 
 import keras
@@ -8,7 +9,9 @@ import tensorflow as tf
 from IPython.display import Code, display
 
 from .config import artifacts_dir, get_profile, in_colab
+from .plotting import use_style
 from .data import SAMPLE_DIR, download_kaggle, find_data_dir
+from .training import reproducible
 
 
 def show_source(obj):
@@ -25,12 +28,14 @@ def profile_table(profile, data_dir):
 
 
 def setup():
-    """Seed everything, find the data (downloading it in Colab for big profiles), print the devices and the profile.
+    """Seed everything, apply the figure style, find the data (downloading it in Colab for big profiles), print
+    the devices and the profile.
 
     Returns the profile and the data folder.
     """
     profile = get_profile()
-    keras.utils.set_random_seed(profile.seed)
+    deterministic = reproducible(profile.seed)
+    use_style()
     tf.get_logger().setLevel("ERROR")  # no retracing warnings when several models predict in turn
     if in_colab() and profile.name != "fast" and not os.environ.get("LGG_DATA_DIR"):
         download_kaggle()
@@ -38,6 +43,8 @@ def setup():
     gpus = tf.config.list_physical_devices("GPU")
     print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, on {f'{len(gpus)} GPU(s)' if gpus else 'the CPU'}.")
     print(f"Profile '{profile.name}': {profile.description}.")
+    print(f"Seed {profile.seed}: " + ("deterministic ops, so a rerun on this machine gives the same numbers." if deterministic
+                                       else "deterministic ops are off on a GPU, so reruns differ slightly."))
     if profile.name != "fast" and data_dir == SAMPLE_DIR:
         print("Warning: this profile is meant for the whole data set, but LGG_DATA_DIR is not set, so the "
               "bundled sample is used and its numbers are not results.")
@@ -56,3 +63,15 @@ def layer_table(model):
     table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("block")
     table.loc["total"] = [table.layers.sum(), "", model.count_params()]
     return table
+
+
+def check(claim, value, bar, above=True):
+    """Assert that ``value`` is above (``above``) or below ``bar``, print both with the margin, and append
+    them to the JSON-lines file ``LGG_CHECK_LOG`` names, if set (``make test-seeds`` collects them)."""
+    value, bar = float(value), float(bar)
+    margin = value - bar if above else bar - value
+    print(f"Check: {claim}: {value:.3f}, bar {'>' if above else '<'} {bar:.3f}, margin {margin:+.3f}.")
+    if os.environ.get("LGG_CHECK_LOG"):
+        with open(os.environ["LGG_CHECK_LOG"], "a") as log:
+            log.write(json.dumps({"claim": claim, "value": value, "bar": bar, "above": above}) + "\n")
+    assert margin > 0, f"{claim}: {value:.3f} is not {'above' if above else 'below'} {bar:.3f}"

@@ -29,7 +29,9 @@ def resize_slice(image, size):
 
 def load_pair(image_path, mask_path, size):
     """Read, resize and binarize one slice: uint8 image (size, size, 3) and uint8 mask in {0, 1}."""
-    image, mask = tf.numpy_function(_read_pair, [image_path, mask_path], [tf.uint8, tf.uint8])
+    # Not stateful: a file's pixels depend on its path alone, so tf.data keeps reading in parallel when
+    # TensorFlow's deterministic ops are on (it runs stateful functions serially then).
+    image, mask = tf.numpy_function(_read_pair, [image_path, mask_path], [tf.uint8, tf.uint8], stateful=False)
     mask = tf.image.resize(tf.ensure_shape(mask, [None, None, 1]), [size, size])
     return resize_slice(image, size), tf.cast(mask >= 128, tf.uint8)
 

@@ -12,8 +12,12 @@ TRUE_COLOUR = "#00e676"  # green: ground truth (outline, light fill)
 PRED_COLOUR = "#ff00ff"  # magenta: prediction (fill); green and magenta stay apart for colour-blind readers
 SPLIT_COLOURS = {"train": "#0072b2", "val": "#e69f00", "test": "#cc79a7"}
 
-sns.set_theme(context="notebook", style="whitegrid")
-plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "image.cmap": "gray", "axes.titlesize": "medium"})
+
+
+def use_style():
+    """Apply the course's figure style (seaborn's whitegrid, grey images); chapters and the app call it."""
+    sns.set_theme(context="notebook", style="whitegrid")
+    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "image.cmap": "gray", "axes.titlesize": "medium"})
 
 
 def _fill(ax, mask, colour, alpha):
@@ -23,7 +27,7 @@ def _fill(ax, mask, colour, alpha):
     ax.imshow(rgba, interpolation="nearest")
 
 
-def show_slice(ax, image, mask=None, pred=None, title=None, channel=FLAIR, alpha=0.35):
+def draw_slice(ax, image, mask=None, pred=None, title=None, channel=FLAIR, alpha=0.35):
     """One slice's channel in grey, the true mask as a green outline and fill, a prediction as a magenta fill."""
     ax.imshow(image[..., channel], cmap="gray", vmin=0, vmax=image.max() or 1, interpolation="nearest")
     if pred is not None and pred.max() > 0.5:
@@ -54,7 +58,7 @@ def slice_grid(images, masks=None, preds=None, titles=None, ncols=4, size=2.6, s
         if i >= n:
             ax.axis("off")
             continue
-        show_slice(ax, images[i], None if masks is None else masks[i], None if preds is None else preds[i],
+        draw_slice(ax, images[i], None if masks is None else masks[i], None if preds is None else preds[i],
                    None if titles is None else titles[i])
     if suptitle:
         fig.suptitle(suptitle)
@@ -67,8 +71,8 @@ def channel_row(image, mask, title=None, size=2.6):
     """The three MRI sequences of one slice side by side, then FLAIR with the mask overlaid."""
     fig, axes = plt.subplots(1, 4, figsize=(4 * size, size + 0.8))
     for c, name in enumerate(CHANNELS):
-        show_slice(axes[c], image, title=name, channel=c)
-    show_slice(axes[3], image, mask, title="FLAIR + mask")
+        draw_slice(axes[c], image, title=name, channel=c)
+    draw_slice(axes[3], image, mask, title="FLAIR + mask")
     if title:
         fig.suptitle(title)
     legend(fig)
@@ -92,7 +96,7 @@ def training_curves(history, metric, title=None):
     return fig
 
 
-def examples(scores, n=8, seed=0):
+def pick_examples(scores, n=8, seed=0):
     """Row positions of ``n`` slices to show: tumour slices from small to large, and two without tumour."""
     tumour = scores.index[scores.tumour].to_numpy()
     order = tumour[np.argsort(scores.true_pixels.to_numpy()[scores.tumour.to_numpy()])]
@@ -104,7 +108,7 @@ def examples(scores, n=8, seed=0):
 
 def prediction_grid(images, truth, probabilities, scores, n=8, suptitle=None):
     """Slices chosen by ``examples`` with true (green) and predicted (magenta) masks, titled with Dice."""
-    rows = examples(scores, n)
+    rows = pick_examples(scores, n)
     titles = [f"{scores.patient[r][5:]} #{scores.slice[r]}\nDice {scores.dice[r]:.2f}" for r in rows]
     preds = (probabilities[rows] > 0.5).astype("float32")
     return slice_grid(images[rows], truth[rows], preds, titles=titles, suptitle=suptitle)
@@ -159,7 +163,7 @@ def heatmaps(grids, label):
 
 
 def patient_dice(ax, patients):
-    """Per-patient Dice of each model (``evaluate.patient_table``): a box per model, a dot per patient."""
+    """Per-patient Dice of each model (``evaluate.patient_scores_by_model``): a box per model, a dot per patient."""
     sns.boxplot(patients, x="model", y="dice", hue="mode", ax=ax, fliersize=0, boxprops={"alpha": 0.4})
     sns.stripplot(patients, x="model", y="dice", hue="mode", dodge=True, ax=ax, legend=False, size=5)
     ax.set(ylim=(0, 1.02), ylabel="Dice per patient (3-D)", xlabel="")
@@ -168,10 +172,10 @@ def patient_dice(ax, patients):
 def demo_figure(image, mask, truth=None, title=None):
     """The demo's three panels: the slice (FLAIR), the predicted mask, and the overlay with the true outline."""
     fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.8))
-    show_slice(axes[0], image, title="FLAIR")
-    show_slice(axes[1], mask[..., None].repeat(3, axis=-1).astype(float), title="predicted mask")
+    draw_slice(axes[0], image, title="FLAIR")
+    draw_slice(axes[1], mask[..., None].repeat(3, axis=-1).astype(float), title="predicted mask")
     overlay = "prediction (magenta)" + (" and truth (green)" if truth is not None else "")
-    show_slice(axes[2], image, None if truth is None else truth[..., None], mask[..., None], title=overlay)
+    draw_slice(axes[2], image, None if truth is None else truth[..., None], mask[..., None], title=overlay)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

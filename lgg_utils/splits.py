@@ -35,6 +35,11 @@ def split_patients(patients, seed=42, test_fraction=TEST_FRACTION, val_fraction=
     return split
 
 
+def split_rows(slices, split, name):
+    """The rows of a slice table whose patient is in split ``name`` ('train', 'val' or 'test'), renumbered."""
+    return slices[slices.patient.map(split) == name].reset_index(drop=True)
+
+
 def split_table(patients, split):
     """Patients, slices and tumour slices per split (a table for the reader)."""
     table = patients.assign(split=split).groupby("split").agg(
@@ -51,7 +56,7 @@ def save_splits(split, path, overwrite=False):
     if path.exists() and not overwrite:
         if pd.read_csv(path).equals(frame):
             return path
-        raise FileExistsError(f"{path} already holds a different split (other patients or seed). Delete it, or "
+        raise FileExistsError(f"{path} already holds a different split (of other patients). Delete it, or "
                               "pass overwrite=True, to replace it; models trained on the old split go stale.")
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False)
@@ -82,13 +87,18 @@ def course_data(profile, data_dir, progress=False):
     return slices, make_splits(patient_table(slices), artifacts_dir(profile) / "splits.csv", seed=profile.seed)
 
 
-def slice_level_leak(slices, test_fraction=TEST_FRACTION, seed=42):
-    """Share of test slices with a neighbour (slice n-1 or n+1 of the same patient) outside the test set,
-    when slices rather than patients are split at random: what a slice-level split leaks."""
-    test = np.random.default_rng(seed).random(len(slices)) < test_fraction
-    rest = set(zip(slices.case[~test], slices.slice[~test]))
-    held = slices[test]
+def neighbour_leak(slices, held_out):
+    """Share of held-out slices (``held_out``: a boolean per row) with a neighbour, slice n-1 or n+1 of the
+    same patient, that is not held out: what a split lets the model see of its test slices."""
+    held_out = np.asarray(held_out, dtype=bool)
+    rest = set(zip(slices.case[~held_out], slices.slice[~held_out]))
+    held = slices[held_out]
     return float(np.mean([(c, n - 1) in rest or (c, n + 1) in rest for c, n in zip(held.case, held.slice)]))
+
+
+def slice_level_leak(slices, test_fraction=TEST_FRACTION, seed=42):
+    """``neighbour_leak`` when slices rather than patients are split at random: what a slice-level split leaks."""
+    return neighbour_leak(slices, np.random.default_rng(seed).random(len(slices)) < test_fraction)
 
 
 def _correlation(a, b):

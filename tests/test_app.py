@@ -14,6 +14,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import browser
+from conftest import save_as_trained
 from test_demo import bright_flair_models, brain, encode
 
 APP = Path(__file__).resolve().parents[1] / "lgg_utils" / "app.py"
@@ -24,9 +25,8 @@ def artifacts(tmp_path, monkeypatch):
     """``LGG_ARTIFACTS_DIR`` with stand-in fast-profile models that mark bright FLAIR (threshold 0.5)."""
     segmenter, classifier = bright_flair_models()
     for name, model in {"unet": segmenter, "classifier": classifier}.items():
-        (tmp_path / "fast" / name).mkdir(parents=True)
-        model.save(tmp_path / "fast" / name / "model.keras")
-    (tmp_path / "fast" / "classifier" / "metrics.json").write_text(json.dumps({"val": {"threshold": 0.5}}))
+        save_as_trained(tmp_path / "fast" / "seed-42", name, model)
+    (tmp_path / "fast" / "seed-42" / "classifier" / "metrics.json").write_text(json.dumps({"val": {"threshold": 0.5}}))
     monkeypatch.setenv("LGG_ARTIFACTS_DIR", str(tmp_path))
     return tmp_path
 
@@ -107,3 +107,18 @@ def test_the_page_loads_and_analyses_an_upload_in_headless_chromium(server, tmp_
     assert "Tumour: " in text and "slice.png" in text
     pixels = np.asarray(Image.open(tmp_path / "app.png").convert("L"))
     assert pixels.shape == (800, 1200) and pixels.std() > 5  # a rendered page, not a blank one
+
+
+def test_the_server_and_the_upload_widget_take_no_more_than_the_apps_own_limit(artifacts):
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+
+    from lgg_utils import demo
+
+    limit_mb = demo.MAX_BYTES // 2**20
+    app = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert app.file_uploader[0].proto.max_upload_size_mb == limit_mb
+    config = tomllib.loads((APP.parents[1] / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] == limit_mb

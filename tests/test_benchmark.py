@@ -5,4 +5,20 @@ def test_pipeline_report_compares_each_stage_with_the_model(sample_slices):
     profile = config.get_profile("fast", env={"LGG_IMAGE_SIZE": "32"})
     report = benchmark.pipeline_report(sample_slices.iloc[:32], profile, steps=2)
     assert len(report) == 3 and (report.images_per_s > 0).all()
-    assert report.times_model_rate.iloc[-1] == 1.0
+
+
+def test_images_per_second_counts_every_image_of_the_dataset(sample_slices):
+    from lgg_utils.pipeline import make_dataset
+
+    count, seconds, rate = benchmark.images_per_second(make_dataset(sample_slices.iloc[:21], 32, batch_size=8))
+    assert count == 21 and rate == count / seconds
+
+
+def test_determinism_cost_times_a_step_with_deterministic_ops_off_and_on_and_restores_the_switch():
+    from tensorflow.python.framework.config import is_op_determinism_enabled
+
+    before = is_op_determinism_enabled()
+    table = benchmark.determinism_cost(config.get_profile("fast", env={"LGG_IMAGE_SIZE": "16"}), steps=1)
+    assert list(table.index) == ["deterministic ops off", "deterministic ops on"]
+    assert (table.images_per_s > 0).all() and table.times_off_rate.iloc[0] == 1.0
+    assert is_op_determinism_enabled() == before

@@ -39,10 +39,20 @@ def test_bad_override_says_what_was_expected(value):
         config.get_profile("fast", env={"LGG_EPOCHS": value})
 
 
-def test_artifacts_live_in_the_checkout_per_profile(tmp_path, monkeypatch):
+def test_artifacts_live_in_the_checkout_per_profile_and_seed(tmp_path, monkeypatch):
     (tmp_path / "_toc.yml").write_text("root: intro\n")
     (tmp_path / "book" / "chapters").mkdir(parents=True)
     monkeypatch.chdir(tmp_path / "book" / "chapters")
-    assert config.artifacts_dir(config.PROFILES["laptop"], env={}) == tmp_path / "artifacts" / "laptop"
-    elsewhere = config.artifacts_dir(config.PROFILES["fast"], env={"LGG_ARTIFACTS_DIR": "/x"})
-    assert str(elsewhere) == "/x/fast"
+    assert config.artifacts_dir(config.PROFILES["laptop"], env={}) == tmp_path / "artifacts" / "laptop" / "seed-42"
+    elsewhere = config.artifacts_dir(config.get_profile("fast", env={"LGG_SEED": "7"}), env={"LGG_ARTIFACTS_DIR": "/x"})
+    assert str(elsewhere) == "/x/fast/seed-7"
+
+
+def test_another_seed_is_another_split_not_a_conflict(tmp_path, sample_slices):
+    from lgg_utils import data, splits
+
+    patients = data.patient_table(sample_slices)
+    made = {seed: splits.make_splits(patients, config.artifacts_dir(config.get_profile("fast", env={"LGG_SEED": str(seed)}),
+                                                                      env={"LGG_ARTIFACTS_DIR": str(tmp_path)}) / "splits.csv", seed=seed)
+            for seed in (42, 7)}
+    assert not made[42].equals(made[7]) and len(list(tmp_path.glob("fast/seed-*/splits.csv"))) == 2

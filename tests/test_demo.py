@@ -124,6 +124,15 @@ def test_mask_png_round_trips():
 
 
 def test_examples_are_a_tumour_slice_and_a_tumour_free_neighbour(sample_slices):
-    tumour, free = demo.examples(sample_slices).values()
+    tumour, free = demo.example_slices(sample_slices).values()
     assert tumour.tumour_pixels == sample_slices.tumour_pixels.max()
     assert free.case == tumour.case and not free.tumour
+
+
+def test_changing_the_module_threshold_changes_the_demo_mask(monkeypatch):
+    from lgg_utils import metrics
+
+    segmenter, _ = bright_flair_models()
+    default = demo.analyse(brain(), segmenter).pixels
+    monkeypatch.setattr(metrics, "THRESHOLD", 0.999999)
+    assert demo.analyse(brain(), segmenter).pixels < default

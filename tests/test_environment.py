@@ -11,9 +11,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_environment_yml_lists_pyprojects_dependencies_and_dev_extra():
+def test_environment_yml_lists_pyprojects_dependencies_and_dev_and_app_extras():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = project["dependencies"] + project["optional-dependencies"]["dev"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["dev"] + project["optional-dependencies"]["app"]
     conda = yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
     pip = next(item["pip"] for item in conda if isinstance(item, dict))
     assert sorted(p.replace(" ", "") for p in pip if p != "-e .") == sorted(p.replace(" ", "") for p in wanted)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import save_as_trained
 from lgg_utils import evaluate, models
 
 SIZE = 32
@@ -23,10 +24,9 @@ def fixed_classifier(tumour_logit):
 @pytest.fixture
 def artifacts(tmp_path):
     """An artifacts folder with an (untrained) UNet and a classifier sure that no slice has a tumour."""
-    folder = tmp_path / "artifacts" / "fast"
+    folder = tmp_path / "artifacts" / "fast" / "seed-42"
     for name, model in {"unet": models.unet((SIZE, SIZE, 3), width=0.0625), "classifier": fixed_classifier(-20)}.items():
-        (folder / name).mkdir(parents=True)
-        model.save(folder / name / "model.keras")
+        save_as_trained(folder, name, model)
     return folder
 
 
@@ -46,10 +46,10 @@ def test_writes_slice_patient_and_summary_files(kaggle_dir, artifacts, tmp_path,
 
 def test_cascade_skips_the_slices_the_classifier_rules_out(kaggle_dir, artifacts):
     scores, seconds = evaluate.run(evaluate.slice_table(kaggle_dir, progress=False),
-                                   evaluate.load_models(artifacts), progress=False)
+                                   evaluate.load_current_models(artifacts), progress=False)
     cascade = scores[scores["mode"] == "cascade"]
     assert not cascade.segmented.any() and cascade.pred_pixels.eq(0).all()
-    result = evaluate.summary(scores, seconds, threshold=0.5)["segmenters"]["unet"]["cascade"]
+    result = evaluate.report(scores, seconds, threshold=0.5)["segmenters"]["unet"]["cascade"]
     assert result["missed tumour slices"] == 16 and result["false-positive slices"] == 0
     assert set(seconds) == {"unet", "classifier"}
 
@@ -91,9 +91,3 @@ def test_existing_output_is_kept_unless_forced(kaggle_dir, artifacts, tmp_path, 
 def test_default_output_folder_is_under_the_artifacts(kaggle_dir, artifacts):
     evaluate.main(["--data", str(kaggle_dir), "--artifacts", str(artifacts)])
     assert (artifacts / "evaluation" / kaggle_dir.name / "summary.json").is_file()
-
-
-def test_classifier_threshold_comes_from_its_metrics(artifacts):
-    assert evaluate.classifier_threshold(artifacts) == 0.5  # no metrics.json yet
-    (artifacts / "classifier" / "metrics.json").write_text(json.dumps({"val": {"threshold": 0.63}}))
-    assert evaluate.classifier_threshold(artifacts) == 0.63

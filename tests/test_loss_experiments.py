@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lgg_utils import loss_experiments, losses, training
+from lgg_utils import artifacts, loss_experiments, losses, training
 
 
 def test_disc_draws_the_tumour_and_a_prediction_of_the_asked_size():
@@ -29,7 +29,7 @@ def test_named_tversky_loss_matches_the_default_one_and_is_told_apart():
     truth, prediction = loss_experiments.disc(40, tumour=60, size=32)
     default = losses.tversky_loss_with(losses.TVERSKY_ALPHA, losses.TVERSKY_BETA)
     assert np.allclose(default(truth, prediction), losses.tversky_loss(truth, prediction))
-    assert training.fingerprint(loss=losses.tversky_loss_with(0.7, 0.3)) != training.fingerprint(loss=default)
+    assert artifacts.fingerprint(loss=losses.tversky_loss_with(0.7, 0.3)) != artifacts.fingerprint(loss=default)
 
 
 def test_slug_and_pixel_precision_recall():

@@ -53,3 +53,10 @@ def test_tversky_loss_punishes_missed_tumour_more_than_false_alarm_and_dice_does
     alarm = batch([1, 1, 0, 0]), batch([1, 1, 1, 0])  # TP 2, FP 1
     assert as_numpy(losses.tversky_loss(*missed))[0] > as_numpy(losses.tversky_loss(*alarm))[0]
     assert as_numpy(losses.dice_loss(*missed))[0] == pytest.approx(as_numpy(losses.dice_loss(*alarm))[0])
+
+
+def test_changing_the_module_focal_gamma_takes_effect(monkeypatch):
+    plain = as_numpy(losses.tversky_loss(TRUTH, PRED))
+    assert as_numpy(losses.focal_tversky_loss(TRUTH, PRED)) == pytest.approx(plain ** 0.75)
+    monkeypatch.setattr(losses, "FOCAL_GAMMA", 2.0)
+    assert as_numpy(losses.focal_tversky_loss(TRUTH, PRED)) == pytest.approx(plain ** 2)

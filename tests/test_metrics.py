@@ -50,3 +50,10 @@ def test_keras_dice_metric_matches_the_numpy_dice_including_empty_masks():
     keras_dice = np.asarray(metrics.dice_metric(truth.astype("float32"), pred.astype("float32")))
     assert keras_dice.tolist() == pytest.approx(metrics.dice(truth, pred).tolist())
     assert keras_dice.tolist() == pytest.approx([6 / 9, 1.0, 0.0, 0.0])
+
+
+def test_changing_the_module_threshold_takes_effect(monkeypatch):
+    soft = masks([0.4, 0.4, 0.4, 0.4, 0, 0, 0, 0])
+    assert metrics.dice(TRUTH, soft)[0] == 0.0  # 0.4 is below the default 0.5
+    monkeypatch.setattr(metrics, "THRESHOLD", 0.3)
+    assert metrics.dice(TRUTH, soft)[0] == 1.0

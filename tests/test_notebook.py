@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from lgg_utils import notebook, splits
@@ -47,3 +49,23 @@ def test_layer_table_groups_layers_into_blocks_and_totals_the_parameters():
     assert table.parameters.iloc[:-1].sum() == table.loc["total", "parameters"] == model.count_params()
     assert table.loc["mask", "output shape"] == "(32, 32, 1)"
 
+
+
+def test_check_passes_above_its_bar_and_logs_value_and_bar(monkeypatch, tmp_path, capsys):
+    log = tmp_path / "checks.jsonl"
+    monkeypatch.setenv("LGG_CHECK_LOG", str(log))
+    notebook.check("unet: Dice gain", 0.40, 0.25)
+    notebook.check("unet: loss ratio", 0.5, 0.85, above=False)
+    assert "margin +0.150" in capsys.readouterr().out
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert records == [{"claim": "unet: Dice gain", "value": 0.4, "bar": 0.25, "above": True},
+                       {"claim": "unet: loss ratio", "value": 0.5, "bar": 0.85, "above": False}]
+
+
+@pytest.mark.parametrize("value, bar, above", [(0.2, 0.25, True), (0.25, 0.25, True), (0.9, 0.85, False)])
+def test_check_fails_on_the_wrong_side_of_its_bar_and_still_logs(monkeypatch, tmp_path, value, bar, above):
+    log = tmp_path / "checks.jsonl"
+    monkeypatch.setenv("LGG_CHECK_LOG", str(log))
+    with pytest.raises(AssertionError, match="unet: Dice gain"):
+        notebook.check("unet: Dice gain", value, bar, above=above)
+    assert json.loads(log.read_text())["value"] == value

@@ -7,7 +7,7 @@ from lgg_utils import plotting
 def test_examples_run_from_small_to_large_tumours_then_empty_slices():
     scores = pd.DataFrame({"tumour": [True, False, True, True, False, False],
                            "true_pixels": [50, 0, 10, 900, 0, 0]})
-    rows = plotting.examples(scores, n=5)
+    rows = plotting.pick_examples(scores, n=5)
     assert rows[:3].tolist() == [2, 0, 3]  # 10, 50, 900 pixels
     assert set(rows[3:]) <= {1, 4, 5} and len(rows) == 5
 

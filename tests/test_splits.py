@@ -72,6 +72,8 @@ def test_missing_split_file_says_which_chapter_makes_it(tmp_path):
 def test_slice_level_split_leaks_neighbours(kaggle_dir):
     table = data.slice_table(kaggle_dir, progress=False)
     assert splits.slice_level_leak(table, seed=0) > 0.8
+    by_patient = table.patient.map(splits.split_patients(data.patient_table(table), seed=0)) == "test"
+    assert splits.neighbour_leak(table, by_patient) == 0.0
 
 
 def test_split_table_sums_to_the_patients(sample_slices):
@@ -86,5 +88,5 @@ def test_course_data_reuses_the_saved_split(monkeypatch, tmp_path):
     monkeypatch.setenv("LGG_ARTIFACTS_DIR", str(tmp_path))
     profile = config.get_profile("fast", env={})
     slices, split = splits.course_data(profile, data.SAMPLE_DIR)
-    assert (tmp_path / "fast" / "splits.csv").is_file() and set(split.index) == set(slices.patient)
+    assert (tmp_path / "fast" / "seed-42" / "splits.csv").is_file() and set(split.index) == set(slices.patient)
     assert splits.course_data(profile, data.SAMPLE_DIR)[1].equals(split)

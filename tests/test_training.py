@@ -1,6 +1,8 @@
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.python.framework.config import is_op_determinism_enabled  # not in the public API
 
 from lgg_utils import losses, models, training
 
@@ -23,22 +25,6 @@ def test_fit_lowers_the_loss_and_returns_the_history():
     assert history.loss.iloc[-1] < 0.8 * history.loss.iloc[0]
 
 
-def test_artifact_round_trip_in_safe_mode_and_stale_artifacts_are_not_reused(tmp_path):
-    model = models.unet((16, 16, 3), width=0.0625)
-    history = training.pd.DataFrame({"loss": [1.0, 0.5]}).rename_axis("epoch")
-    split = training.pd.Series({"A": "train", "B": "test"})
-    record = training.fingerprint(model="unet", size=16, split=split)
-    training.save_artifact(tmp_path / "unet", model, history, record)
-    loaded, loaded_history = training.load_artifact(tmp_path / "unet", record)
-    x = np.random.default_rng(0).random((1, 16, 16, 3)).astype("float32")
-    assert np.allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
-    assert loaded_history.loss.tolist() == [1.0, 0.5]
-    moved = split.replace({"train": "test", "test": "train"})  # the split changed: the model is stale
-    assert training.load_artifact(tmp_path / "unet", training.fingerprint(model="unet", size=16, split=moved)) is None
-    assert training.fingerprint(split=split) == training.fingerprint(split=split.iloc[::-1])  # order-free
-    assert training.load_artifact(tmp_path / "missing", record) is None
-
-
 def test_train_model_trains_once_then_reuses_until_the_settings_change(sample_slices, tmp_path, capsys):
     from lgg_utils import config, data, splits
 
@@ -48,9 +34,11 @@ def test_train_model_trains_once_then_reuses_until_the_settings_change(sample_sl
     assert first[2] and len(first[1]) == 2 and (tmp_path / "resunet" / "model.keras").is_file()
     again = training.train_model("resunet", sample_slices, split, profile, tmp_path / "resunet")
     assert not again[2]
+    (tmp_path / "resunet" / "metrics.json").write_text('{"val": {"threshold": 0.9}}')  # the old model's
     changed = config.get_profile("fast", env={"LGG_IMAGE_SIZE": "32", "LGG_WIDTH": "0.0625", "LGG_EPOCHS": "1"})
     assert training.train_model("resunet", sample_slices, split, changed, tmp_path / "resunet")[2]
     assert "retraining and replacing it" in capsys.readouterr().out
+    assert not (tmp_path / "resunet" / "metrics.json").exists()  # no stale scores or threshold beside the new model
 
 
 def test_command_line_trains_scores_and_writes_metrics(tmp_path, monkeypatch, capsys):
@@ -60,7 +48,7 @@ def test_command_line_trains_scores_and_writes_metrics(tmp_path, monkeypatch, ca
     training.main(["unet"])
     out = capsys.readouterr().out
     assert "unet: trained, 1 epochs, profile fast" in out and "tumour slices" in out
-    metrics = (tmp_path / "fast" / "unet" / "metrics.json").read_text()
+    metrics = (tmp_path / "fast" / "seed-42" / "unet" / "metrics.json").read_text()
     assert '"val"' in metrics and '"test"' in metrics
 
 
@@ -89,11 +77,10 @@ def test_classifier_trains_on_labels_and_gets_a_validation_threshold(sample_slic
     split = splits.make_splits(data.patient_table(sample_slices), tmp_path / "splits.csv")
     model, history, trained = training.train_model("classifier", sample_slices, split, profile, tmp_path / "c")
     assert trained and {"accuracy", "val_accuracy"} <= set(history.columns)
-    results = training.evaluate("classifier", model, sample_slices, split, profile.image_size)
+    results = training.score_splits("classifier", model, sample_slices, split)
     assert results["val"]["threshold"] == results["test"]["threshold"]
     assert results["test at 0.5"]["threshold"] == 0.5
     assert sum(results["test"][k] for k in ("tn", "fp", "fn", "tp")) == (sample_slices.patient.map(split) == "test").sum()
-    training.save_metrics(tmp_path / "c", results)
     assert "accuracy" in training.results_table(results).index
 
 
@@ -106,3 +93,16 @@ def test_colab_may_download_the_imagenet_weights(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty cache
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     assert training.pretrained(training.RECIPES["classifier"], config.get_profile("laptop", env={})) == "imagenet"
+
+
+def test_reproducible_runs_give_the_same_weights_and_another_seed_other_weights():
+    def train(seed):
+        training.reproducible(seed)
+        model = training.compile_model(models.unet((16, 16, 3), width=0.0625), losses.bce)
+        model.fit(squares(n=16, size=16), epochs=1, verbose=0)
+        return model.get_weights()
+
+    first, again, other = train(7), train(7), train(8)
+    assert is_op_determinism_enabled()
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, other))

@@ -1,6 +1,8 @@
 """The demo chapter's interface (ipywidgets): a patient, a slider through the volume or an upload, and a
 segmenter; the cascade of ``demo`` runs on every change. Works in JupyterLab and Colab; headless, the
 callbacks can be called directly."""
+import html
+
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from IPython.display import HTML
@@ -25,8 +27,8 @@ class Viewer:
         self.result = self.figure = None
         self.lines = []
         self.patient.observe(self.on_patient, "value")
-        self.slice.observe(self.show_slice, "value")
-        self.model.observe(self.show_slice, "value")
+        self.slice.observe(self.on_slice, "value")
+        self.model.observe(self.on_slice, "value")
         self.upload.observe(self.on_upload, "value")
         self.on_patient()
 
@@ -38,13 +40,13 @@ class Viewer:
     def on_patient(self, change=None):
         """A new patient: the slider spans their slices and starts at the one with the most tumour."""
         rows = self.slices.loc[self.patient.value]
-        self.slice.unobserve(self.show_slice, "value")  # one analysis per patient, not one per bound moved
+        self.slice.unobserve(self.on_slice, "value")  # one analysis per patient, not one per bound moved
         self.slice.min, self.slice.max = int(rows.index.min()), int(rows.index.max())
         self.slice.value = int(rows.tumour_pixels.idxmax())
-        self.slice.observe(self.show_slice, "value")
-        self.show_slice()
+        self.slice.observe(self.on_slice, "value")
+        self.on_slice()
 
-    def show_slice(self, change=None):
+    def on_slice(self, change=None):
         """Run the cascade on the chosen slice and show it with its true mask."""
         row = self.slices.loc[(self.patient.value, self.slice.value)]
         truth = read_slice(row.mask_path, mask=True)[..., 0] >= 128
@@ -60,7 +62,7 @@ class Viewer:
             image, notes = demo.read_upload(bytes(upload["content"]), upload["name"])
         except demo.UploadError as err:
             self.result = None
-            self._render(None, [f"<b>Cannot use this file.</b> {err}"])
+            self._render(None, [f"<b>Cannot use this file.</b> {html.escape(str(err))}"])
             return None
         return self.show(image, None, upload["name"], notes)
 
@@ -70,6 +72,7 @@ class Viewer:
         self.figure = plotting.demo_figure(image, self.result.mask, truth, title)
         plt.close(self.figure)  # shown in the output area below, not again by the notebook
         style = "color:#b00020" if not self.result.detected else ""
+        notes = [html.escape(note) for note in notes]  # an upload's name is the user's text, not HTML
         self._render(self.figure, [*notes, f"<b style='{style}'>{self.result.message(self.threshold)}</b>"])
         return self.result
 

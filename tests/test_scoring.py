@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lgg_utils import evaluation
+from lgg_utils import scoring
 
 
 def test_slice_scores_and_summary_follow_the_empty_mask_convention():
@@ -12,11 +12,11 @@ def test_slice_scores_and_summary_follow_the_empty_mask_convention():
     prob = np.zeros((3, 4, 4, 1))
     prob[0, :1] = 0.9  # 4 of them found
     prob[2, 0, 0] = 0.8  # a false alarm on an empty slice
-    scores = evaluation.slice_scores(slices, truth, prob)
+    scores = scoring.slice_scores(slices, truth, prob)
     assert scores.tumour.tolist() == [True, False, False]
     assert scores.dice.tolist() == pytest.approx([2 * 4 / (8 + 4), 1.0, 0.0])
     assert scores.pred_pixels.tolist() == [4, 0, 1] and scores.true_pixels.tolist() == [8, 0, 0]
-    summary = evaluation.summarise(scores)
+    summary = scoring.slice_means(scores)
     assert summary.loc["tumour slices", "dice"] == pytest.approx(2 / 3)
     assert summary.loc["all slices", "dice"] == pytest.approx((2 / 3 + 1 + 0) / 3)
     assert summary.slices.tolist() == [3, 1]
@@ -26,47 +26,49 @@ def test_predict_keeps_the_table_order(sample_slices):
     class Echo:
         """A stand-in model that predicts the FLAIR channel, so order can be checked."""
 
+        input_shape = (None, 32, 32, 3)
+
         def predict(self, data, verbose=0):
             return np.concatenate([images.numpy()[..., 1:2] for images, _ in data])
 
     rows = sample_slices.iloc[5:25]
-    truth, prob = evaluation.predict(Echo(), rows, 32, batch_size=8)
+    truth, prob = scoring.predict(Echo(), rows, batch_size=8)
     assert truth.shape == prob.shape == (20, 32, 32, 1)
     assert np.array_equal(truth.max(axis=(1, 2, 3)) > 0, rows.tumour.to_numpy())
 
 
 def test_threshold_is_chosen_for_the_best_accuracy_and_ties_go_nearest_one_half():
     truth = np.array([0, 0, 0, 1, 1, 1])
-    assert 0.3 < evaluation.choose_threshold(truth, np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])) < 0.7
-    shifted = evaluation.choose_threshold(truth, np.array([0.01, 0.02, 0.03, 0.07, 0.08, 0.09]))
+    assert 0.3 < scoring.choose_threshold(truth, np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])) < 0.7
+    shifted = scoring.choose_threshold(truth, np.array([0.01, 0.02, 0.03, 0.07, 0.08, 0.09]))
     assert shifted == pytest.approx(0.05)  # a model trained on balanced batches can need a low threshold
-    assert evaluation.choose_threshold(np.array([0, 1]), np.array([0.2, 0.8])) == 0.5  # a tie: 0.5 kept
+    assert scoring.choose_threshold(np.array([0, 1]), np.array([0.2, 0.8])) == 0.5  # a tie: 0.5 kept
 
 
 def test_classifier_summary_counts_the_confusion_matrix():
     truth = np.array([0, 0, 0, 1, 1])
-    summary = evaluation.classifier_summary(truth, np.array([0.1, 0.6, 0.2, 0.9, 0.4]), threshold=0.5)
+    summary = scoring.classifier_scores(truth, np.array([0.1, 0.6, 0.2, 0.9, 0.4]), threshold=0.5)
     assert (summary["tn"], summary["fp"], summary["fn"], summary["tp"]) == (2, 1, 1, 1)
     assert summary["accuracy"] == pytest.approx(3 / 5)
     assert summary["precision"] == pytest.approx(1 / 2) and summary["recall"] == pytest.approx(1 / 2)
     assert summary["auc"] == pytest.approx(5 / 6)
-    assert np.isnan(evaluation.classifier_summary(np.zeros(3), np.ones(3) / 2)["auc"])  # one class: no AUC
+    assert np.isnan(scoring.classifier_scores(np.zeros(3), np.ones(3) / 2)["auc"])  # one class: no AUC
 
 
 def test_study_table_puts_our_scores_beside_the_studys():
     scores = {"dice": {"all slices": 0.9, "tumour slices": 0.7}, "iou": {"all slices": 0.8, "tumour slices": 0.6},
               "tversky": {"all slices": 0.9, "tumour slices": 0.7}, "slices": {"all slices": 10, "tumour slices": 4}}
-    table = evaluation.study_table("unet", {"val": scores, "test": scores})
+    table = scoring.study_table("unet", {"val": scores, "test": scores})
     assert table.loc["dice", "test, tumour slices"] == 0.7 and table.loc["dice", "study"] == 0.857
     assert np.isnan(table.loc["tversky", "study"])
     summary = {"accuracy": 0.9, "precision": 0.8, "recall": 0.7, "auc": 0.95}
-    table = evaluation.study_table("classifier", {"val": summary, "test": summary})
+    table = scoring.study_table("classifier", {"val": summary, "test": summary})
     assert table.loc["accuracy", "study"] == 0.8893 and table.loc["auc", "test"] == 0.95
 
 
 def test_patient_scores_stack_the_slices_into_a_volume():
     scores = pd.DataFrame({"patient": ["A", "A", "B"], "tp": [4, 0, 0], "fp": [0, 4, 0], "fn": [4, 0, 0]})
-    patients = evaluation.patient_scores(scores)
+    patients = scoring.patient_scores(scores)
     assert patients.loc["A", "dice"] == pytest.approx(2 * 4 / (8 + 4 + 4))  # not the mean of the slices' Dice
     assert patients.loc["B", "dice"] == 1.0 and patients.slices.tolist() == [2, 1]  # empty volume predicted empty
 
@@ -74,21 +76,28 @@ def test_patient_scores_stack_the_slices_into_a_volume():
 def test_bootstrap_interval_holds_the_mean_and_narrows_with_more_patients():
     rng = np.random.default_rng(1)
     few, many = rng.random(10), rng.random(1000)
-    low, high = evaluation.bootstrap_ci(few)
+    low, high = scoring.bootstrap_ci(few)
     assert low < few.mean() < high
-    assert np.subtract(*evaluation.bootstrap_ci(many)[::-1]) < (high - low) / 3
-    assert evaluation.bootstrap_ci([0.7, 0.7, 0.7]) == pytest.approx((0.7, 0.7))
+    assert np.subtract(*scoring.bootstrap_ci(many)[::-1]) < (high - low) / 3
+    assert scoring.bootstrap_ci([0.7, 0.7, 0.7]) == pytest.approx((0.7, 0.7))
 
 
 def test_gate_empties_the_slices_the_classifier_rules_out_and_errors_count_them():
     probabilities = np.full((3, 2, 2, 1), 0.9)
-    gated, keep = evaluation.gate(probabilities, np.array([0.05, 0.5, 0.95]), skip_below=0.1)
+    gated, keep = scoring.gate(probabilities, np.array([0.05, 0.5, 0.95]), skip_below=0.1)
     assert keep.tolist() == [False, True, True] and gated[0].max() == 0 and gated[1:].min() == 0.9
     scores = pd.DataFrame({"tumour": [True, True, False, False], "pred_pixels": [0, 3, 2, 0]})
-    assert evaluation.slice_errors(scores) == {"missed tumour slices": 1, "false-positive slices": 1}
+    assert scoring.slice_errors(scores) == {"missed tumour slices": 1, "false-positive slices": 1}
 
 
 def test_detection_summary_counts_yes_no_calls():
-    summary = evaluation.detection_summary(np.array([1, 1, 0, 0]), np.array([True, False, True, False]))
+    summary = scoring.detection_scores(np.array([1, 1, 0, 0]), np.array([True, False, True, False]))
     assert (summary["tp"], summary["fn"], summary["fp"], summary["tn"]) == (1, 1, 1, 1)
     assert summary["accuracy"] == summary["precision"] == summary["recall"] == 0.5
+
+
+def test_changing_the_module_cascade_skip_takes_effect(monkeypatch):
+    probabilities, tumour_probability = np.full((2, 2, 2, 1), 0.9), np.array([0.05, 0.3])
+    assert scoring.gate(probabilities, tumour_probability)[1].tolist() == [False, True]
+    monkeypatch.setattr(scoring, "CASCADE_SKIP", 0.5)
+    assert scoring.gate(probabilities, tumour_probability)[1].tolist() == [False, False]

@@ -17,9 +17,10 @@ BUDA_PATIENT_DICE = 0.82  # Buda et al. (2019): mean Dice per patient volume, cr
 CASCADE_SKIP = 0.1  # the cascade skips the segmenter where the classifier's tumour probability is below this
 
 
-def predict(model, slices, size, batch_size=32):
-    """True masks and predicted probabilities (N, size, size, 1) for the rows of a slice table, in order."""
-    data = make_dataset(slices, size, batch_size)
+def predict(model, slices, batch_size=32):
+    """True masks and predicted probabilities (N, size, size, 1) for the rows of a slice table, in order, at
+    the size the model takes."""
+    data = make_dataset(slices, model.input_shape[1], batch_size)
     truth = np.concatenate([masks.numpy() for _, masks in data])
     return truth, model.predict(data, verbose=0)
 
@@ -40,7 +41,7 @@ def slice_scores(slices, truth, probabilities):
         **_overlaps(tp, fp, fn)})
 
 
-def summarise(scores):
+def slice_means(scores):
     """Mean Dice, IoU and Tversky score over all slices and over tumour slices only."""
     parts = {"all slices": scores, "tumour slices": scores[scores.tumour]}
     return pd.DataFrame({name: part[["dice", "iou", "tversky"]].mean() for name, part in parts.items()}).T \
@@ -68,16 +69,18 @@ def slice_errors(scores):
             "false-positive slices": int((~scores.tumour & (scores.pred_pixels > 0)).sum())}
 
 
-def gate(probabilities, tumour_probability, skip_below=CASCADE_SKIP):
+def gate(probabilities, tumour_probability, skip_below=None):
     """The cascade: the segmenter's masks where the classifier's tumour probability is at least
-    ``skip_below``, empty where it is confident there is no tumour (those slices need no segmenter)."""
+    ``skip_below`` (default ``CASCADE_SKIP``, read at each call), empty where it is confident there is no
+    tumour (those slices need no segmenter)."""
+    skip_below = CASCADE_SKIP if skip_below is None else skip_below
     keep = np.asarray(tumour_probability) >= skip_below
     return probabilities * keep[:, None, None, None], keep
 
 
-def predict_tumour(model, slices, size, batch_size=32):
+def predict_tumour(model, slices, batch_size=32):
     """True labels (1 = tumour) and the classifier's tumour probabilities for the rows of a slice table."""
-    data = make_dataset(slices, size, batch_size, target="label")
+    data = make_dataset(slices, model.input_shape[1], batch_size, target="label")
     truth = np.concatenate([labels.numpy() for _, labels in data])
     return truth, model.predict(data, verbose=0)[:, 1]
 
@@ -91,17 +94,17 @@ def choose_threshold(truth, probability):
     return float(best[np.argmin(abs(best - 0.5))])
 
 
-def detection_summary(truth, predicted):
+def detection_scores(truth, predicted):
     """Accuracy, precision and recall of the tumour class and the confusion counts of yes/no calls."""
     tn, fp, fn, tp = confusion_matrix(truth, predicted, labels=[0, 1]).ravel()
     return {"accuracy": (tp + tn) / len(truth), "precision": tp / max(tp + fp, 1), "recall": tp / max(tp + fn, 1),
             "tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)}
 
 
-def classifier_summary(truth, probability, threshold=0.5):
-    """``detection_summary`` at ``threshold``, with ROC AUC and cross-entropy (``log_loss``, threshold-free)."""
+def classifier_scores(truth, probability, threshold=0.5):
+    """``detection_scores`` at ``threshold``, with ROC AUC and cross-entropy (``log_loss``, threshold-free)."""
     auc = roc_auc_score(truth, probability) if 0 < truth.sum() < len(truth) else float("nan")
-    return {"threshold": threshold, **detection_summary(truth, probability >= threshold), "auc": auc,
+    return {"threshold": threshold, **detection_scores(truth, probability >= threshold), "auc": auc,
             "log_loss": log_loss(truth, probability, labels=[0, 1])}
 
 
