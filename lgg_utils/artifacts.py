@@ -64,11 +64,12 @@ def fingerprint(recipe=None, **settings):
 
 def changes(saved, expected):
     """What differs between two fingerprints, in words: the settings by name, and code by function."""
+    def differing(old, new):
+        return [key for key in sorted(set(old) | set(new)) if old.get(key) != new.get(key)]
+
     saved, expected = saved or {}, expected or {}
-    found = [key for key in sorted(set(saved) | set(expected)) if key != "code" and saved.get(key) != expected.get(key)]
-    code = saved.get("code", {}), expected.get("code", {})
-    found += [f"the code of {name}" for name in sorted(set(code[0]) | set(code[1])) if code[0].get(name) != code[1].get(name)]
-    return found
+    found = [key for key in differing(saved, expected) if key != "code"]
+    return found + [f"the code of {name}" for name in differing(saved.get("code", {}), expected.get("code", {}))]
 
 
 def _read_json(path):

@@ -24,11 +24,18 @@ class Profile:
     patients: int | None  # patients used (None = every patient in the data folder)
     patience: int  # epochs without validation gain before early stopping
     seed: int = 42
+    split_seed: int | None = None  # the seed that splits the patients (None: ``seed``)
+
+    @property
+    def patient_seed(self):
+        """The seed of the patient split (and of the patients chosen with ``patients``)."""
+        return self.seed if self.split_seed is None else self.split_seed
 
 
 PROFILES = {
     "fast": Profile("fast", "CPU, minutes, bundled sample (CI and the default build)",
-                    image_size=64, width=0.125, epochs=40, batch_size=16, patients=None, patience=10),
+                    image_size=64, width=0.125, epochs=40, batch_size=16, patients=None, patience=10,
+                    split_seed=42),  # the sample's 7 patients: one held-out split for every seed (make test-seeds)
     "laptop": Profile("laptop", "CPU, the whole data set at reduced size and width",
                       image_size=128, width=0.25, epochs=30, batch_size=16, patients=None, patience=8),
     "full": Profile("full", "GPU, the study's settings (256x256, full widths, long training)",
@@ -44,6 +51,7 @@ OVERRIDES = {
     "LGG_PATIENTS": "patients",
     "LGG_PATIENCE": "patience",
     "LGG_SEED": "seed",
+    "LGG_SPLIT_SEED": "split_seed",
 }
 
 
@@ -105,6 +113,7 @@ def artifacts_root(env=None):
 
 
 def artifacts_dir(profile, env=None):
-    """Where a profile's splits, models and metrics live, one folder per seed (a seed is its own split):
-    ``<artifacts root>/<profile>/seed-<seed>``."""
-    return artifacts_root(env) / profile.name / f"seed-{profile.seed}"
+    """Where a profile's splits, models and metrics live, one folder per seed and split:
+    ``<artifacts root>/<profile>/seed-<seed>``, with ``-split-<split seed>`` where the two differ."""
+    split = "" if profile.patient_seed == profile.seed else f"-split-{profile.patient_seed}"
+    return artifacts_root(env) / profile.name / f"seed-{profile.seed}{split}"

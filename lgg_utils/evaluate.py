@@ -34,8 +34,8 @@ def load_current_models(folder):
         print(f"Left out: {reason}")
     if not set(models) & set(SEGMENTERS):
         raise FileNotFoundError(
-            f"No current trained segmenter in {folder}: expected <model>/model.keras for one of {', '.join(SEGMENTERS)}. "
-            "Train them with `make book` (fast profile) or `python -m lgg_utils.training unet` (LGG_PROFILE "
+            f"No current trained segmenter in {folder}: expected <model>/model.keras for one of "
+            f"{', '.join(SEGMENTERS)}. Train them with `make book` (fast profile) or `python -m lgg_utils.training unet` (LGG_PROFILE "
             "chooses the profile).")
     return models
 

@@ -43,8 +43,9 @@ def setup():
     gpus = tf.config.list_physical_devices("GPU")
     print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, on {f'{len(gpus)} GPU(s)' if gpus else 'the CPU'}.")
     print(f"Profile '{profile.name}': {profile.description}.")
-    print(f"Seed {profile.seed}: " + ("deterministic ops, so a rerun on this machine gives the same numbers." if deterministic
-                                       else "deterministic ops are off on a GPU, so reruns differ slightly."))
+    repeatable = ("deterministic ops, so a rerun on this machine gives the same numbers" if deterministic
+                  else "deterministic ops are off on a GPU, so reruns differ slightly")
+    print(f"Seed {profile.seed}: {repeatable}.")
     if profile.name != "fast" and data_dir == SAMPLE_DIR:
         print("Warning: this profile is meant for the whole data set, but LGG_DATA_DIR is not set, so the "
               "bundled sample is used and its numbers are not results.")

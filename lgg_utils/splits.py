@@ -83,8 +83,8 @@ def course_data(profile, data_dir, progress=False):
     from .config import artifacts_dir
     from .data import limit_patients, patient_table, slice_table
 
-    slices = limit_patients(slice_table(data_dir, progress=progress), profile.patients, seed=profile.seed)
-    return slices, make_splits(patient_table(slices), artifacts_dir(profile) / "splits.csv", seed=profile.seed)
+    slices = limit_patients(slice_table(data_dir, progress=progress), profile.patients, seed=profile.patient_seed)
+    return slices, make_splits(patient_table(slices), artifacts_dir(profile) / "splits.csv", seed=profile.patient_seed)
 
 
 def neighbour_leak(slices, held_out):

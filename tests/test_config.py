@@ -45,14 +45,17 @@ def test_artifacts_live_in_the_checkout_per_profile_and_seed(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path / "book" / "chapters")
     assert config.artifacts_dir(config.PROFILES["laptop"], env={}) == tmp_path / "artifacts" / "laptop" / "seed-42"
     elsewhere = config.artifacts_dir(config.get_profile("fast", env={"LGG_SEED": "7"}), env={"LGG_ARTIFACTS_DIR": "/x"})
-    assert str(elsewhere) == "/x/fast/seed-7"
+    assert str(elsewhere) == "/x/fast/seed-7-split-42"  # the fast profile holds the same patients out for every seed
+    assert config.get_profile("laptop", env={"LGG_SEED": "7"}).patient_seed == 7
 
 
 def test_another_seed_is_another_split_not_a_conflict(tmp_path, sample_slices):
     from lgg_utils import data, splits
 
     patients = data.patient_table(sample_slices)
-    made = {seed: splits.make_splits(patients, config.artifacts_dir(config.get_profile("fast", env={"LGG_SEED": str(seed)}),
-                                                                      env={"LGG_ARTIFACTS_DIR": str(tmp_path)}) / "splits.csv", seed=seed)
-            for seed in (42, 7)}
+    made = {}
+    for seed in (42, 7):
+        profile = config.get_profile("fast", env={"LGG_SPLIT_SEED": str(seed)})
+        folder = config.artifacts_dir(profile, env={"LGG_ARTIFACTS_DIR": str(tmp_path)})
+        made[seed] = splits.make_splits(patients, folder / "splits.csv", seed=profile.patient_seed)
     assert not made[42].equals(made[7]) and len(list(tmp_path.glob("fast/seed-*/splits.csv"))) == 2

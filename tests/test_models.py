@@ -114,3 +114,9 @@ def test_every_model_takes_one_training_step_at_full_size():
     classifier = models.resnet50_classifier((256, 256, 3))
     compile_model(classifier, "sparse_categorical_crossentropy")
     assert np.isfinite(classifier.train_on_batch(images, np.array([0, 1])))
+
+
+def test_unet_starts_from_a_small_tumour_share_and_the_others_from_one_half():
+    unet = models.unet((32, 32, 3), width=0.0625)
+    assert unet.get_layer("mask").get_weights()[1] == pytest.approx([models.MASK_PRIOR_LOGIT])
+    assert models.resunet((32, 32, 3), width=0.0625).get_layer("mask").get_weights()[1] == pytest.approx([0.0])
