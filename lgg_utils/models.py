@@ -13,8 +13,9 @@ from keras import layers
 UNET_FILTERS = (64, 128, 256, 512)  # encoder widths; the bottleneck has twice the last
 RESUNET_FILTERS = (16, 32, 64, 128)  # encoder widths; the bottleneck has twice the last
 VGG19_BLOCKS = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))  # (filters, convolutions) per block
-# The UNet (trained with BCE) starts its mask bias at a small tumour share (Lin et al. 2017's prior), so
+# A segmenter trained with BCE starts its mask bias at a small tumour share (Lin et al. 2017's prior), so
 # BCE does not spend its first epochs learning that most pixels are background: sigmoid(-4) = 1.8%.
+# (Not with the overlap losses alone: from there their gradients are too small to start on some seeds.)
 MASK_PRIOR_LOGIT = -4.0
 BN_MOMENTUM = 0.9  # Keras' 0.99 lets running statistics lag behind the weights when epochs are few steps long
 IMAGENET_MEAN = (103.939, 116.779, 123.68)  # per channel, as keras.applications' "caffe" preprocessing
@@ -79,11 +80,9 @@ def decoder_block(x, skip, filters, name, dropout=0.0):
     return conv_block(x, filters, name)
 
 
-def mask_head(x, prior_logit=0.0):
-    """The 1x1 convolution with a sigmoid that turns features into tumour probabilities; its bias starts at
-    ``prior_logit`` (0: a probability of 1/2 everywhere)."""
-    return layers.Conv2D(1, 1, activation="sigmoid", name="mask",
-                         bias_initializer=keras.initializers.Constant(prior_logit))(x)
+def mask_head(x):
+    """The 1x1 convolution with a sigmoid that turns features into tumour probabilities."""
+    return layers.Conv2D(1, 1, activation="sigmoid", name="mask")(x)
 
 
 def encoder(x, filters, block, width):
@@ -98,13 +97,12 @@ def encoder(x, filters, block, width):
 
 
 def unet(input_shape=(256, 256, 3), width=1.0, name="unet"):
-    """UNet (Ronneberger et al.): 4 encoder blocks, a bottleneck, 4 decoder blocks, a 1x1 sigmoid mask
-    (its bias at ``MASK_PRIOR_LOGIT``)."""
+    """UNet (Ronneberger et al.): 4 encoder blocks, a bottleneck, 4 decoder blocks, a 1x1 sigmoid mask."""
     inputs = keras.Input(input_shape, name="image")
     x, skips = encoder(inputs, UNET_FILTERS, conv_block, width)
     for level in reversed(range(1, len(UNET_FILTERS) + 1)):
         x = decoder_block(x, skips[level - 1], scaled(UNET_FILTERS[level - 1], width), f"dec{level}")
-    return keras.Model(inputs, mask_head(x, MASK_PRIOR_LOGIT), name=name)
+    return keras.Model(inputs, mask_head(x), name=name)
 
 
 def resunet(input_shape=(256, 256, 3), width=1.0, name="resunet"):

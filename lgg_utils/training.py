@@ -91,10 +91,16 @@ def pretrained(recipe, profile):
 
 def build(name, profile, weights=None, recipe=None):
     """The untrained model ``name`` (built by ``recipe``, default its own) at the profile's image size and
-    width, initialised from the profile's seed (so it is the model that training starts from)."""
+    width, initialised from the profile's seed (so it is the model that training starts from); trained with
+    BCE, its mask bias starts at ``models.MASK_PRIOR_LOGIT``."""
     keras.utils.set_random_seed(profile.seed)
+    recipe = recipe or RECIPES[name]
     extra = {"weights": weights} if weights else {}
-    return (recipe or RECIPES[name]).build((profile.image_size, profile.image_size, 3), width=profile.width, **extra)
+    model = recipe.build((profile.image_size, profile.image_size, 3), width=profile.width, **extra)
+    if recipe.loss in (losses.bce, losses.bce_dice_loss):
+        kernel, bias = model.get_layer("mask").get_weights()
+        model.get_layer("mask").set_weights([kernel, np.full_like(bias, models.MASK_PRIOR_LOGIT)])
+    return model
 
 
 def train_model(name, slices, split, profile, folder, recipe=None):

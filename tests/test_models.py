@@ -116,7 +116,14 @@ def test_every_model_takes_one_training_step_at_full_size():
     assert np.isfinite(classifier.train_on_batch(images, np.array([0, 1])))
 
 
-def test_unet_starts_from_a_small_tumour_share_and_the_others_from_one_half():
-    unet = models.unet((32, 32, 3), width=0.0625)
-    assert unet.get_layer("mask").get_weights()[1] == pytest.approx([models.MASK_PRIOR_LOGIT])
-    assert models.resunet((32, 32, 3), width=0.0625).get_layer("mask").get_weights()[1] == pytest.approx([0.0])
+def test_a_bce_trained_segmenter_starts_from_a_small_tumour_share_the_others_from_one_half():
+    import dataclasses
+
+    from lgg_utils import config, losses, training
+
+    profile = config.get_profile("fast", env={"LGG_IMAGE_SIZE": "32", "LGG_WIDTH": "0.0625"})
+    bias = lambda model: model.get_layer("mask").get_weights()[1]  # noqa: E731
+    assert bias(training.build("unet", profile)) == pytest.approx([models.MASK_PRIOR_LOGIT])  # BCE
+    assert bias(training.build("resunet", profile)) == pytest.approx([0.0])  # Tversky
+    dice = dataclasses.replace(training.RECIPES["unet"], loss=losses.dice_loss)
+    assert bias(training.build("unet", profile, recipe=dice)) == pytest.approx([0.0])
