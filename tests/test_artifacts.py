@@ -17,12 +17,12 @@ BUILDERS = '''import keras
 
 
 def head(x):
-    return keras.layers.Activation("{activation}", name="mask")(x)
+    return keras.layers.Conv2D(1, 1, activation="{activation}", name="mask")(x)
 
 
 def tiny(input_shape, width=1.0):
     inputs = keras.Input(input_shape)
-    return keras.Model(inputs, head(keras.layers.Conv2D(1, 1)(inputs)), name="tiny")
+    return keras.Model(inputs, head(keras.layers.Conv2D(2, 3, padding="same")(inputs)), name="tiny")
 '''
 
 
