@@ -18,7 +18,6 @@ VGG19_BLOCKS = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))  # (filters, co
 # (Not with the overlap losses alone: from there their gradients are too small to start on some seeds.)
 MASK_PRIOR_LOGIT = -4.0
 BN_MOMENTUM = 0.9  # Keras' 0.99 lets running statistics lag behind the weights when epochs are few steps long
-IMAGENET_MEAN = (103.939, 116.779, 123.68)  # per channel, as keras.applications' "caffe" preprocessing
 KERAS_WEIGHTS = {  # the files keras.applications caches in ~/.keras/models
     "resnet50": "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
     "vgg19": "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
@@ -43,10 +42,10 @@ def imagenet(backbone, allow_download=False):
     return None
 
 
-def imagenet_inputs(x):
-    """Map [0, 1] images to the range ImageNet weights expect (0-255, minus the ImageNet channel means)."""
-    x = layers.Rescaling(255.0, name="to_255")(x)
-    return layers.Normalization(mean=IMAGENET_MEAN, variance=(1.0, 1.0, 1.0), name="imagenet_mean")(x)
+def imagenet_inputs(x, backbone):
+    """[0, 1] images as the backbone's ImageNet weights expect them: 0-255, then keras.applications' own
+    ``preprocess_input`` (for ResNet50 and VGG19: RGB to BGR, minus the ImageNet channel means)."""
+    return getattr(keras.applications, backbone).preprocess_input(layers.Rescaling(255.0, name="to_255")(x))
 
 
 def conv_block(x, filters, name):
@@ -137,7 +136,7 @@ def vgg19_unet(input_shape=(256, 256, 3), width=1.0, weights=None, dropout=0.3, 
     convolutions, skips, dropout, batch norm) back to full size with 64 channels, a 1x1 sigmoid mask.
     ``weights='imagenet'`` (full width only) loads VGG19's ImageNet weights into the encoder."""
     inputs = keras.Input(input_shape, name="image")
-    x, skips = vgg19_encoder(imagenet_inputs(inputs) if weights == "imagenet" else inputs, width)
+    x, skips = vgg19_encoder(imagenet_inputs(inputs, "vgg19") if weights == "imagenet" else inputs, width)
     for level in reversed(range(1, len(skips) + 1)):
         filters = scaled(VGG19_BLOCKS[level - 1][0], width)
         x = decoder_block(x, skips[level - 1], filters, f"dec{level}", dropout=dropout)
@@ -165,7 +164,7 @@ def resnet50_classifier(input_shape=(256, 256, 3), width=1.0, weights=None, drop
     for layer in backbone.layers:
         if isinstance(layer, layers.BatchNormalization):
             layer.momentum = BN_MOMENTUM
-    x = backbone(imagenet_inputs(inputs) if weights == "imagenet" else inputs)
+    x = backbone(imagenet_inputs(inputs, "resnet50") if weights == "imagenet" else inputs)
     x = layers.AveragePooling2D(max(1, min(4, x.shape[1])), name="pooling")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dropout(dropout, name="dropout1")(x)

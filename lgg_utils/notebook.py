@@ -1,22 +1,25 @@
-"""Chapter helpers: the set-up every chapter runs first, showing the package's own source, and checks."""
+"""Chapter helpers: the set-up every chapter runs first, showing the package's own source, checks, and the
+steps every model chapter shows (its training, whether it learned, its test predictions, its scores)."""
 import inspect
 import json
 import os
 
 import keras
+import matplotlib.pyplot as plt
 import pandas as pd
 import tensorflow as tf
 from IPython.display import Code, display
 
+from . import artifacts, pipeline, plotting, scoring, training
 from .config import artifacts_dir, get_profile, in_colab
-from .plotting import use_style
 from .data import SAMPLE_DIR, download_kaggle, find_data_dir
-from .training import reproducible
+from .splits import course_data
 
 
-def show_source(obj):
-    """Display the source of a function, class or module of ``lgg_utils`` with syntax highlighting."""
-    display(Code(inspect.getsource(obj), language="python"))
+def show_source(*objects):
+    """Display the source of functions, classes or modules of ``lgg_utils`` with syntax highlighting."""
+    for obj in objects:
+        display(Code(inspect.getsource(obj), language="python"))
 
 
 def profile_table(profile, data_dir):
@@ -34,8 +37,8 @@ def setup():
     Returns the profile and the data folder.
     """
     profile = get_profile()
-    deterministic = reproducible(profile.seed)
-    use_style()
+    deterministic = training.reproducible(profile.seed)
+    plotting.use_style()
     tf.get_logger().setLevel("ERROR")  # no retracing warnings when several models predict in turn
     if in_colab() and profile.name != "fast" and not os.environ.get("LGG_DATA_DIR"):
         download_kaggle()
@@ -51,6 +54,12 @@ def setup():
               "bundled sample is used and its numbers are not results.")
     display(profile_table(profile, data_dir))
     return profile, data_dir
+
+
+def setup_course():
+    """``setup``, then the profile's slices and their split by patient: returns the profile, slices and split."""
+    profile, data_dir = setup()
+    return (profile, *course_data(profile, data_dir))
 
 
 def layer_table(model):
@@ -76,3 +85,53 @@ def check(claim, value, bar, above=True):
         with open(os.environ["LGG_CHECK_LOG"], "a") as log:
             log.write(json.dumps({"claim": claim, "value": value, "bar": bar, "above": above}) + "\n")
     assert margin > 0, f"{claim}: {value:.3f} is not {'above' if above else 'below'} {bar:.3f}"
+
+
+def train(name, slices, split, profile):
+    """Show model ``name``'s training recipe, train it (or load it while its fingerprint matches:
+    ``training.train_model``), say which, and plot its loss and metric per epoch. Returns the model and history."""
+    display(training.recipe_table(name))
+    model, history, trained = training.train_model(name, slices, split, profile)
+    print(f"{'Trained' if trained else 'Loaded'}: {len(history)} epochs, best validation loss "
+          f"{history.val_loss.min():.3f} at epoch {history.val_loss.idxmin()}.")
+    plotting.training_curves(history, training.RECIPES[name].metric, title=f"{model.name}, profile {profile.name}")
+    plt.show()
+    return model, history
+
+
+def check_learning(name, model, history, rows, profile, gain=0.25):
+    """The checks every segmenter passes: its lowest training loss is at least 5% below the first epoch's, and
+    on the tumour slices of ``rows`` (held-out patients) its mean Dice beats the same network untrained (its
+    initial weights) by ``gain``. Displays both Dice means."""
+    untrained = training.build(name, profile)
+    learning = pd.DataFrame({label: scoring.slice_means(scoring.slice_scores(rows, *scoring.predict(m, rows))).dice
+                             for label, m in {"untrained": untrained, "trained": model}.items()})
+    display(learning.style.format("{:.3f}").set_caption(f"Dice of {model.name} untrained and trained, held-out patients"))
+    check(f"{name}: lowest training loss / first epoch's", history.loss.min() / history.loss.iloc[0], 0.95, above=False)
+    check(f"{name}: validation tumour-slice Dice, trained minus untrained",
+          learning.loc["tumour slices", "trained"] - learning.loc["tumour slices", "untrained"], gain)
+
+
+def show_predictions(model, rows):
+    """A grid of slices from ``rows`` (tumour slices small to large, two without tumour) with the true and
+    predicted masks and each slice's Dice."""
+    truth, probabilities = scoring.predict(model, rows)
+    images, _ = pipeline.load_arrays(rows, model.input_shape[1])
+    plotting.prediction_grid(images, truth, probabilities, scoring.slice_scores(rows, truth, probabilities),
+                             suptitle=f"{model.name} on test slices")
+    plt.show()
+
+
+def save_scores(name, model, slices, split, profile):
+    """Score ``model`` on the validation and test patients, save the scores beside it (``metrics.json``, for
+    the evaluation chapter and the app), and show them beside the study's."""
+    results = training.score_splits(name, model, slices, split)
+    artifacts.save_metrics(artifacts_dir(profile) / name, results)
+    return scoring.study_table(name, results).style.format("{:.3f}", na_rep="").set_caption(
+        f"{model.name}: our validation and test scores (profile {profile.name}) and the study's")
+
+
+def per_class_table(truth, predicted, caption):
+    """``scoring.per_class`` (precision, recall, F1 and support of each class) as a rendered table."""
+    return scoring.per_class(truth, predicted).style.format("{:.3f}").format("{:.0f}", subset="support") \
+        .set_caption(caption)

@@ -5,6 +5,7 @@ import seaborn as sns
 from matplotlib.colors import to_rgb
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
 
 FLAIR = 1  # channel order: pre-contrast, FLAIR, post-contrast
 CHANNELS = ("pre-contrast", "FLAIR", "post-contrast")
@@ -114,27 +115,24 @@ def prediction_grid(images, truth, probabilities, scores, n=8, suptitle=None):
     return slice_grid(images[rows], truth[rows], preds, titles=titles, suptitle=suptitle)
 
 
-def confusion_heatmap(ax, summary, title):
-    """A 2x2 confusion matrix (rows: truth, columns: prediction) from a classifier summary."""
-    counts = np.array([[summary["tn"], summary["fp"]], [summary["fn"], summary["tp"]]])
-    labels = ["no tumour", "tumour"]
-    sns.heatmap(counts, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax, xticklabels=labels, yticklabels=labels)
-    ax.set(xlabel="predicted", ylabel="true", title=title)
-
-
-def roc_curves(ax, curves, threshold):
-    """ROC curves for named (truth, probability) pairs, each with the point at ``threshold`` marked."""
-    from sklearn.metrics import roc_auc_score, roc_curve
-
-    for name, (truth, probability) in curves.items():
-        fpr, tpr, _ = roc_curve(truth, probability)
-        line, = ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(truth, probability):.2f})",
-                        color=SPLIT_COLOURS.get(name))
+def classifier_panels(curves, threshold):
+    """The test patients' confusion matrix at ``threshold`` beside the ROC curves of ``curves`` (named
+    (truth, probability) pairs, "test" among them), each curve with its point at ``threshold`` marked."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
+    truth, probability = curves["test"]
+    ConfusionMatrixDisplay.from_predictions(truth, probability >= threshold, labels=[0, 1], cmap="Blues",
+                                            display_labels=["no tumour", "tumour"], colorbar=False, ax=left)
+    left.set_title(f"Test patients, threshold {threshold:.2f}")
+    for i, (name, (truth, probability)) in enumerate(curves.items()):
+        line = RocCurveDisplay.from_predictions(truth, probability, name=name, ax=right,
+                                                plot_chance_level=i == len(curves) - 1).line_
+        line.set_color(SPLIT_COLOURS.get(name, line.get_color()))
         predicted = probability >= threshold
-        ax.plot(predicted[truth == 0].mean(), predicted[truth == 1].mean(), "o", color=line.get_color())
-    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="chance")
-    ax.set(xlabel="false positive rate", ylabel="true positive rate", title=f"ROC (dots: threshold {threshold:.2f})")
-    ax.legend(loc="lower right")
+        right.plot(predicted[truth == 0].mean(), predicted[truth == 1].mean(), "o", color=line.get_color())
+    right.set_title(f"ROC (dots: threshold {threshold:.2f})")
+    right.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
 
 
 def loss_response(table):
@@ -147,6 +145,19 @@ def loss_response(table):
         ax.set(xlabel=f"{kind} (pixels)", ylabel="loss", title=kind)
     sns.move_legend(axes[-1], "upper left", bbox_to_anchor=(1, 1))
     fig.tight_layout()
+    return fig
+
+
+def focal_gradient(gammas):
+    """How hard the focal Tversky loss (1 - T) ** gamma pushes a slice whose Tversky index is T: the size of
+    its gradient, gamma (1 - T) ** (gamma - 1), for each gamma (1 is the plain Tversky loss)."""
+    index = np.linspace(0, 0.99, 100)
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for gamma in gammas:
+        ax.plot(index, gamma * (1 - index) ** (gamma - 1), label=f"gamma {gamma:g}")
+    ax.set(xlabel="Tversky index T of a slice", ylabel="|d loss / d T|", yscale="log",
+           title="Focal Tversky loss: gradient size")
+    ax.legend()
     return fig
 
 

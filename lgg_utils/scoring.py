@@ -5,7 +5,8 @@ threshold chosen on the validation split.
 """
 import numpy as np
 import pandas as pd
-from sklearn.metrics import classification_report, confusion_matrix, log_loss, roc_auc_score
+from sklearn.metrics import (accuracy_score, classification_report, confusion_matrix, log_loss,
+                             precision_recall_fscore_support, roc_auc_score)
 
 from . import metrics
 from .pipeline import make_dataset
@@ -97,7 +98,8 @@ def choose_threshold(truth, probability):
 def detection_scores(truth, predicted):
     """Accuracy, precision and recall of the tumour class and the confusion counts of yes/no calls."""
     tn, fp, fn, tp = confusion_matrix(truth, predicted, labels=[0, 1]).ravel()
-    return {"accuracy": (tp + tn) / len(truth), "precision": tp / max(tp + fp, 1), "recall": tp / max(tp + fn, 1),
+    precision, recall, _, _ = precision_recall_fscore_support(truth, predicted, average="binary", zero_division=0)
+    return {"accuracy": accuracy_score(truth, predicted), "precision": precision, "recall": recall,
             "tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)}
 
 

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from tqdm.keras import TqdmCallback
 
 from . import artifacts, losses, models
-from .config import in_colab
+from .config import artifacts_dir, in_colab
 from .metrics import dice_metric
 from .pipeline import make_dataset
 from .splits import split_rows
@@ -103,11 +103,13 @@ def build(name, profile, weights=None, recipe=None):
     return model
 
 
-def train_model(name, slices, split, profile, folder, recipe=None):
-    """The trained model ``name`` and its history: loaded from ``folder`` when its fingerprint matches,
-    else trained on the train split (early stopping on validation loss, best weights) and saved there.
-    ``recipe`` replaces the model's own (``RECIPES[name]``), e.g. to try another loss."""
+def train_model(name, slices, split, profile, folder=None, recipe=None):
+    """The trained model ``name``, its history, and whether it was trained now: loaded from ``folder`` (default
+    the profile's artifacts folder for ``name``) when its fingerprint matches, else trained on the train split
+    (early stopping on validation loss, best weights) and saved there. ``recipe`` replaces the model's own
+    (``RECIPES[name]``), e.g. to try another loss."""
     recipe = recipe or RECIPES[name]
+    folder = folder or artifacts_dir(profile) / name
     weights = pretrained(recipe, profile)
     record = artifacts.fingerprint(recipe, model=name, profile=profile, weights=weights, split=split, slices=len(slices))
     saved = artifacts.load(folder, record)
@@ -153,7 +155,7 @@ def results_table(results):
 
 def main(argv=None):
     """Command line: train (or load) a model in the active profile, score it on val and test, save metrics.json."""
-    from .config import artifacts_dir, get_profile
+    from .config import get_profile
     from .data import find_data_dir
     from .splits import course_data
 
@@ -163,12 +165,11 @@ def main(argv=None):
     profile = get_profile()
     reproducible(profile.seed)
     slices, split = course_data(profile, find_data_dir(), progress=True)
-    folder = artifacts_dir(profile)
-    model, history, trained = train_model(name, slices, split, profile, folder / name)
+    model, history, trained = train_model(name, slices, split, profile)
     print(f"{name}: {'trained' if trained else 'loaded'}, {len(history)} epochs, profile {profile.name}")
     results = score_splits(name, model, slices, split)
     print(results_table(results).round(3).to_string())
-    artifacts.save_metrics(folder / name, results)
+    artifacts.save_metrics(artifacts_dir(profile) / name, results)
 
 
 if __name__ == "__main__":

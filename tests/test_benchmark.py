@@ -1,3 +1,5 @@
+import pytest
+
 from lgg_utils import benchmark, config
 
 
@@ -20,5 +22,6 @@ def test_determinism_cost_times_a_step_with_deterministic_ops_off_and_on_and_res
     before = is_op_determinism_enabled()
     table = benchmark.determinism_cost(config.get_profile("fast", env={"LGG_IMAGE_SIZE": "16"}), steps=1)
     assert list(table.index) == ["deterministic ops off", "deterministic ops on"]
-    assert (table.images_per_s > 0).all() and table.times_off_rate.iloc[0] == 1.0
+    assert (table.images_per_s > 0).all()
+    assert table.times_off_rate.iloc[1] == pytest.approx(table.images_per_s.iloc[1] / table.images_per_s.iloc[0])
     assert is_op_determinism_enabled() == before

@@ -42,7 +42,7 @@ def test_chapter_sets_itself_up_and_prints_the_profile_first(path):
     nb = nbformat.read(path, as_version=4)
     first_code = next(cell.source for cell in nb.cells if cell.cell_type == "code")
     assert '"google.colab" in sys.modules' in first_code and CONFIG["repository"]["url"] in first_code
-    assert "setup()" in first_code
+    assert "setup()" in first_code or "setup_course()" in first_code
 
 
 def test_every_toc_entry_exists():
@@ -64,3 +64,9 @@ def test_intro_documents_every_override():
     intro = (ROOT / "book" / "intro.md").read_text()
     for variable in [*config.OVERRIDES, "LGG_PROFILE", "LGG_DATA_DIR", "LGG_ARTIFACTS_DIR"]:
         assert f"`{variable}`" in intro, variable
+
+
+def test_readme_says_how_many_chapter_cells_assert():
+    cells = [cell.source for path in CHAPTERS for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
+    asserting = [s for s in cells if re.search(r"\bassert\b|\bcheck(_learning)?\(", s) and not s.startswith("show_source")]
+    assert f"{len(asserting)} asserting cells" in (ROOT / "README.md").read_text().replace("\n", " ")

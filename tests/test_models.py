@@ -127,3 +127,14 @@ def test_a_bce_trained_segmenter_starts_from_a_small_tumour_share_the_others_fro
     assert bias(training.build("resunet", profile)) == pytest.approx([0.0])  # Tversky
     dice = dataclasses.replace(training.RECIPES["unet"], loss=losses.dice_loss)
     assert bias(training.build("unet", profile, recipe=dice)) == pytest.approx([0.0])
+
+
+@pytest.mark.parametrize("backbone", ["resnet50", "vgg19"])
+def test_imagenet_inputs_are_keras_own_preprocessing_and_survive_a_safe_reload(backbone, tmp_path):
+    inputs = keras.Input((8, 8, 3))
+    model = keras.Model(inputs, models.imagenet_inputs(inputs, backbone))
+    model.save(tmp_path / "m.keras")
+    images = np.random.default_rng(0).random((2, 8, 8, 3)).astype("float32")
+    expected = getattr(keras.applications, backbone).preprocess_input(images * 255.0)
+    np.testing.assert_allclose(keras.models.load_model(tmp_path / "m.keras").predict(images, verbose=0), expected, atol=1e-3)
+    assert expected[0, 0, 0, 0] == pytest.approx(images[0, 0, 0, 2] * 255 - 103.939, abs=1e-3)  # BGR, minus the mean

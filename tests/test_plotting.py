@@ -1,7 +1,9 @@
 import numpy as np
 import pandas as pd
+import pytest
+import tensorflow as tf
 
-from lgg_utils import plotting
+from lgg_utils import losses, plotting
 
 
 def test_examples_run_from_small_to_large_tumours_then_empty_slices():
@@ -19,3 +21,22 @@ def test_training_curves_mark_the_best_validation_epoch():
     assert [ax.get_title() for ax in fig.axes] == ["loss", "dice"]
     assert "best epoch (1)" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     plotting.plt.close(fig)
+
+
+def test_focal_gradient_plots_the_focal_tversky_losss_own_gradient_relative_to_the_tversky_loss():
+    truth = np.zeros((1, 8, 8, 1), "float32")
+    truth[0, 2:6, 2:6] = 1
+    prediction = tf.Variable(np.full((1, 8, 8, 1), 0.3, "float32"))
+    with tf.GradientTape(persistent=True) as tape:
+        focal, plain = losses.focal_tversky_loss(truth, prediction), losses.tversky_loss(truth, prediction)
+    ratio = (tape.gradient(focal, prediction) / tape.gradient(plain, prediction)).numpy()[0, 3, 3, 0]
+    index, gradient = plotting.focal_gradient([losses.FOCAL_GAMMA]).axes[0].lines[0].get_data()
+    assert ratio == pytest.approx(np.interp(1 - float(plain[0]), index, gradient), rel=0.01)
+
+
+def test_classifier_panels_count_the_test_calls_and_mark_the_threshold_on_each_roc_curve():
+    truth, probability = np.array([0, 0, 1, 1, 1]), np.array([0.1, 0.7, 0.4, 0.8, 0.9])
+    fig = plotting.classifier_panels({"val": (truth, 1 - probability), "test": (truth, probability)}, 0.5)
+    assert [text.get_text() for text in fig.axes[0].texts] == ["1", "1", "1", "2"]  # tn fp / fn tp
+    dots = [line.get_xydata()[0] for line in fig.axes[1].lines if line.get_marker() == "o"]
+    np.testing.assert_allclose(dots, [[0.5, 1 / 3], [0.5, 2 / 3]])  # (false, true positive rate): val, test
