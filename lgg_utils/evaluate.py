@@ -1,7 +1,7 @@
 """Evaluate saved models on every patient of a Kaggle-layout folder, and the functions behind it that the
 evaluation chapter uses.
 
-    python -m lgg_utils.evaluate --data DIR --artifacts DIR [--out DIR] [--force]
+    python -m lgg_utils.evaluate --data DIR --artifacts DIR [--out DIR] [--force] [--flip] [--largest-component]
 
 Patient by patient, the slices are loaded once and every saved model predicts them: each segmenter alone
 and in the cascade (the classifier gates it, ``scoring.gate``). Model time is measured on images
@@ -40,23 +40,31 @@ def load_current_models(folder):
     return models
 
 
-def _predict(model, images, batch_size=32):
-    """``model``'s outputs for in-memory images, in batches (called directly: no retracing per shape)."""
-    return np.concatenate([keras.ops.convert_to_numpy(model(images[i:i + batch_size], training=False))
-                           for i in range(0, len(images), batch_size)])
+def _predict(model, images, batch_size=32, flip=False):
+    """``model``'s outputs for in-memory images, in batches (called directly: no retracing per shape); with
+    ``flip``, the mean of its outputs for the images and for their mirror images (left-right, masks mirrored
+    back): test-time augmentation."""
+    output = np.concatenate([keras.ops.convert_to_numpy(model(images[i:i + batch_size], training=False))
+                             for i in range(0, len(images), batch_size)])
+    if not flip:
+        return output
+    mirrored = _predict(model, images[:, :, ::-1], batch_size)
+    return (output + (mirrored[:, :, ::-1] if mirrored.ndim == 4 else mirrored)) / 2
 
 
-def _timed(model, images, seconds, name):
-    """``model``'s outputs for ``images``, adding the time they took to ``seconds[name]``."""
+def _timed(model, images, seconds, name, flip=False):
+    """``model``'s outputs for ``images`` (``_predict``), adding the time they took to ``seconds[name]``."""
     start = time.perf_counter()
-    output = _predict(model, images)
+    output = _predict(model, images, flip=flip)
     seconds[name] += time.perf_counter() - start
     return output
 
 
-def run(slices, models, progress=True):
+def run(slices, models, progress=True, flip=False, largest_component=False):
     """Scores of every slice for every segmenter, alone and in the cascade (when there is a classifier),
-    with the classifier's tumour probability; and each model's seconds per slice."""
+    with the classifier's tumour probability; and each model's seconds per slice. ``flip`` averages every
+    model over each slice and its mirror image; ``largest_component`` keeps each patient's largest 3-D
+    connected component of each segmenter's masks (``scoring.largest_component``)."""
     size = next(iter(models.values())).input_shape[1]
     classifier = models.get("classifier")
     for model in models.values():  # warm up, so the first patient's time is not the set-up's
@@ -65,9 +73,11 @@ def run(slices, models, progress=True):
     for _, part in tqdm(slices.groupby("patient", sort=False), desc="Evaluating", unit="patient",
                         disable=not progress):
         images, truth = load_arrays(part, size)
-        tumour_probability = _timed(classifier, images, seconds, "classifier")[:, 1] if classifier else None
+        tumour_probability = _timed(classifier, images, seconds, "classifier", flip)[:, 1] if classifier else None
         for name in (n for n in SEGMENTERS if n in models):
-            probabilities = _timed(models[name], images, seconds, name)
+            probabilities = _timed(models[name], images, seconds, name, flip)
+            if largest_component:
+                probabilities = scoring.largest_component(probabilities)
             scores = scoring.slice_scores(part, truth, probabilities).assign(model=name, p_tumour=tumour_probability)
             rows.append(scores.assign(mode="alone", segmented=True))
             if classifier:
@@ -138,6 +148,9 @@ def main(argv=None):
     parser.add_argument("--artifacts", type=Path, required=True, help="a profile's artifacts, e.g. artifacts/laptop/seed-42")
     parser.add_argument("--out", type=Path, help="output folder (default: <artifacts>/evaluation/<data folder name>)")
     parser.add_argument("--force", action="store_true", help="replace the files of an existing output folder")
+    parser.add_argument("--flip", action="store_true", help="average each model over a slice and its mirror image")
+    parser.add_argument("--largest-component", action="store_true",
+                        help="keep each patient's largest 3-D connected component of a segmenter's masks")
     args = parser.parse_args(argv)
     out = args.out or args.artifacts / "evaluation" / args.data.resolve().name
     if out.exists() and not args.force:
@@ -148,8 +161,8 @@ def main(argv=None):
     except (DataError, FileNotFoundError) as err:
         parser.exit(1, f"error: {err}\n")
     threshold = artifacts.classifier_threshold(args.artifacts)
-    scores, seconds = run(slices, models)
-    result = report(scores, seconds, threshold)
+    scores, seconds = run(slices, models, flip=args.flip, largest_component=args.largest_component)
+    result = {**report(scores, seconds, threshold), "flip": args.flip, "largest component": args.largest_component}
     print(report_table(result).drop(columns=["segmented share"]).to_string(float_format="{:.3f}".format))
     if "classifier" in result:
         print(f"Classifier at threshold {threshold:.2f}: accuracy {result['classifier']['accuracy']:.3f}, "

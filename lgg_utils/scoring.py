@@ -5,6 +5,7 @@ threshold chosen on the validation split.
 """
 import numpy as np
 import pandas as pd
+from scipy import ndimage
 from sklearn.metrics import (accuracy_score, classification_report, confusion_matrix, log_loss,
                              precision_recall_fscore_support, roc_auc_score)
 
@@ -62,6 +63,14 @@ def bootstrap_ci(values, level=0.95, resamples=2000, seed=0):
     values = np.asarray(values, dtype=float)
     means = np.random.default_rng(seed).choice(values, (resamples, len(values))).mean(axis=1)
     return tuple(float(q) for q in np.quantile(means, [(1 - level) / 2, (1 + level) / 2]))
+
+
+def largest_component(probabilities):
+    """A patient's predicted volume (its slices in order, (N, H, W, 1)) reduced to its largest 3-D connected
+    component (26-connected), as Buda et al. post-process: 1 inside it, 0 elsewhere; empty stays empty."""
+    labels, count = ndimage.label(probabilities[..., 0] > metrics.THRESHOLD, structure=np.ones((3, 3, 3)))
+    largest = 1 + np.argmax(np.bincount(labels.ravel())[1:]) if count else -1
+    return (labels == largest)[..., None].astype(probabilities.dtype)
 
 
 def slice_errors(scores):

@@ -91,3 +91,22 @@ def test_existing_output_is_kept_unless_forced(kaggle_dir, artifacts, tmp_path, 
 def test_default_output_folder_is_under_the_artifacts(kaggle_dir, artifacts):
     evaluate.main(["--data", str(kaggle_dir), "--artifacts", str(artifacts)])
     assert (artifacts / "evaluation" / kaggle_dir.name / "summary.json").is_file()
+
+
+def test_flip_averaging_mirrors_the_masks_back():
+    inputs = keras.Input((SIZE, SIZE, 3))
+    model = keras.Model(inputs, keras.layers.Conv2D(1, 1, use_bias=False)(inputs))  # pixel-wise: mirror-equivariant
+    images = np.random.default_rng(0).random((3, SIZE, SIZE, 3)).astype("float32")
+    np.testing.assert_allclose(evaluate._predict(model, images, flip=True), evaluate._predict(model, images), atol=1e-6)
+
+
+def test_post_processing_options_are_applied_and_recorded(kaggle_dir, artifacts, tmp_path):
+    out = tmp_path / "out"
+    evaluate.main(["--data", str(kaggle_dir), "--artifacts", str(artifacts), "--out", str(out), "--flip",
+                   "--largest-component"])
+    result = json.loads((out / "summary.json").read_text())
+    assert result["flip"] and result["largest component"]
+    kept = pd.read_csv(out / "slices.csv").query("mode == 'alone'").pred_pixels.to_numpy()
+    plain, _ = evaluate.run(evaluate.slice_table(kaggle_dir, progress=False), evaluate.load_current_models(artifacts),
+                            progress=False, flip=True)
+    assert (kept <= plain.query("mode == 'alone'").pred_pixels.to_numpy()).all()  # the component is part of the mask

@@ -101,3 +101,13 @@ def test_changing_the_module_cascade_skip_takes_effect(monkeypatch):
     assert scoring.gate(probabilities, tumour_probability)[1].tolist() == [False, True]
     monkeypatch.setattr(scoring, "CASCADE_SKIP", 0.5)
     assert scoring.gate(probabilities, tumour_probability)[1].tolist() == [False, False]
+
+
+def test_largest_component_keeps_the_biggest_3d_blob_across_slices_and_leaves_empty_empty():
+    volume = np.zeros((3, 8, 8, 1), "float32")
+    volume[0:2, 1:3, 1:3] = 0.9  # 8 voxels over two neighbouring slices: one component
+    volume[2, 5:7, 5:8] = 0.8  # 6 voxels, apart from the first
+    volume[2, 0, 7] = 0.4  # below the mask threshold: not tumour
+    kept = scoring.largest_component(volume)
+    assert kept.sum() == 8 and kept[0:2, 1:3, 1:3].all() and kept.dtype == volume.dtype
+    assert not scoring.largest_component(np.zeros((2, 4, 4, 1), "float32")).any()
