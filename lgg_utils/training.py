@@ -66,7 +66,7 @@ class Recipe:
 RECIPES = {
     "classifier": Recipe(models.resnet50_classifier, "sparse_categorical_crossentropy", metric="accuracy",
                          target="label", backbone="resnet50", epoch_share=0.5,  # a step costs ~2x a segmenter's
-                         warmup_share=0.5),  # from random weights, its first epochs' validation loss is noise
+                         warmup_share=0.75),  # from random weights, its validation loss is noise for most epochs
     "unet": Recipe(models.unet, losses.bce),
     "resunet": Recipe(models.resunet, losses.tversky_loss),
     "vgg19_unet": Recipe(models.vgg19_unet, losses.focal_tversky_loss, backbone="vgg19"),
