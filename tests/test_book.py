@@ -70,3 +70,11 @@ def test_readme_says_how_many_chapter_cells_assert():
     cells = [cell.source for path in CHAPTERS for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
     asserting = [s for s in cells if re.search(r"\bassert\b|\bcheck(_learning)?\(", s) and not s.startswith("show_source")]
     assert f"{len(asserting)} asserting cells" in (ROOT / "README.md").read_text().replace("\n", " ")
+
+
+@pytest.mark.parametrize("path", CHAPTERS + [ROOT / "book" / "intro.md"], ids=lambda p: p.name)
+def test_text_has_no_control_characters(path):
+    texts = ([cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "markdown"]
+             if path.suffix == ".ipynb" else [path.read_text()])
+    for text in texts:
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", text), f"{path.name}: a control character in {text[:60]!r}"
