@@ -3,7 +3,7 @@
 An artifact is a folder ``<artifacts>/<model>/`` (``config.artifacts_dir`` keys ``<artifacts>`` by profile
 and seed) holding ``model.keras`` (the best epoch), ``history.csv``, ``metrics.json`` (validation and test
 scores, and the classifier's threshold) and ``fingerprint.json``: what the model was trained from (profile,
-recipe, split, the source code of the model builder and the loss, the Keras version). A model is used only
+recipe, split, the source code of the model builder and the loss and the constants they read, the Keras version). A model is used only
 while its fingerprint matches; a retrain removes every file of the old artifact first and writes the
 fingerprint last, so a broken save is never used.
 """
@@ -17,6 +17,7 @@ import keras
 import pandas as pd
 
 FILES = ("fingerprint.json", "metrics.json", "history.csv", "model.keras")  # removed in this order
+CONSTANTS = (int, float, str, tuple)  # module constants (upper-case names) whose value a fingerprint records
 
 
 def describe(value):
@@ -39,18 +40,21 @@ def _names(code):
 
 
 def code_hashes(*functions):
-    """A short hash of the source of each function and of every function of its package it calls, by module
-    and name (``models.decoder_block``): editing any of them changes the fingerprint of what was built with it."""
+    """A short hash of the source of each function and of every function of its package it calls, and the
+    value of every module constant they read, by module and name (``models.decoder_block``,
+    ``losses.FOCAL_GAMMA``): editing any of them changes the fingerprint of what was built with it."""
     hashes, todo = {}, [f for f in functions if callable(f)]
     while todo:
         function = todo.pop()
-        name = f"{function.__module__.rsplit('.', 1)[-1]}.{function.__qualname__}"
+        module = function.__module__.rsplit(".", 1)[-1]
+        name = f"{module}.{function.__qualname__}"
         if name in hashes:
             continue
         hashes[name] = hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:12]
         package = function.__module__.split(".")[0]
-        called = (getattr(inspect.getmodule(function), n, None) for n in _names(function.__code__))
-        todo += [f for f in called if inspect.isfunction(f) and f.__module__.split(".")[0] == package]
+        used = {n: getattr(inspect.getmodule(function), n, None) for n in _names(function.__code__)}
+        hashes.update({f"{module}.{n}": repr(v) for n, v in used.items() if n.isupper() and isinstance(v, CONSTANTS)})
+        todo += [f for f in used.values() if inspect.isfunction(f) and f.__module__.split(".")[0] == package]
     return dict(sorted(hashes.items()))
 
 
@@ -69,7 +73,7 @@ def changes(saved, expected):
 
     saved, expected = saved or {}, expected or {}
     found = [key for key in differing(saved, expected) if key != "code"]
-    return found + [f"the code of {name}" for name in differing(saved.get("code", {}), expected.get("code", {}))]
+    return found + [f"the code or value of {name}" for name in differing(saved.get("code", {}), expected.get("code", {}))]
 
 
 def _read_json(path):

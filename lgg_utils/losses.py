@@ -38,8 +38,8 @@ def tversky_loss_with(alpha, beta):
 
 
 def focal_tversky_loss(y_true, y_pred, alpha=TVERSKY_ALPHA, beta=TVERSKY_BETA, gamma=None):
-    """(1 - soft Tversky index) ** gamma (default ``FOCAL_GAMMA``, read at each call); gamma < 1 keeps hard
-    (low-index) slices' gradients large."""
+    """(1 - soft Tversky index) ** gamma (default ``FOCAL_GAMMA``, read at each call); its gradient is gamma
+    (1 - T) ** (gamma - 1) times the Tversky loss's, so gamma < 1 pushes nearly right slices hardest."""
     gamma = FOCAL_GAMMA if gamma is None else gamma
     return ops.power(1 - soft_tversky_index(y_true, y_pred, alpha, beta), gamma)
 

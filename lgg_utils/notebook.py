@@ -92,18 +92,19 @@ def train(name, slices, split, profile):
     ``training.train_model``), say which, and plot its loss and metric per epoch. Returns the model and history."""
     display(training.recipe_table(name))
     model, history, trained = training.train_model(name, slices, split, profile)
-    print(f"{'Trained' if trained else 'Loaded'}: {len(history)} epochs, best validation loss "
-          f"{history.val_loss.min():.3f} at epoch {history.val_loss.idxmin()}.")
-    plotting.training_curves(history, training.RECIPES[name].metric, title=f"{model.name}, profile {profile.name}")
+    kept = training.kept_epoch(name, history, profile)
+    print(f"{'Trained' if trained else 'Loaded'}: {len(history)} epochs; kept epoch {kept}, validation loss "
+          f"{history.val_loss[kept]:.3f}.")
+    plotting.training_curves(history, training.RECIPES[name].metric, kept, title=f"{model.name}, profile {profile.name}")
     plt.show()
     return model, history
 
 
 def check_learning(name, model, history, rows, profile, gain=0.25):
     """The checks every segmenter passes: its lowest training loss is at least 5% below the first epoch's, and
-    on the tumour slices of ``rows`` (held-out patients) its mean Dice beats the same network untrained (its
-    initial weights) by ``gain``. Displays both Dice means."""
-    untrained = training.build(name, profile)
+    on the tumour slices of ``rows`` (held-out patients) its mean Dice beats the same network before training
+    (the weights training started from) by ``gain``. Displays both Dice means."""
+    untrained = training.build(name, profile, training.pretrained(training.RECIPES[name], profile))
     learning = pd.DataFrame({label: scoring.slice_means(scoring.slice_scores(rows, *scoring.predict(m, rows))).dice
                              for label, m in {"untrained": untrained, "trained": model}.items()})
     display(learning.style.format("{:.3f}").set_caption(f"Dice of {model.name} untrained and trained, held-out patients"))

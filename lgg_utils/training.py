@@ -75,6 +75,16 @@ SEGMENTERS = tuple(name for name, recipe in RECIPES.items() if recipe.target == 
 METRICS = {"dice": lambda: keras.metrics.MeanMetricWrapper(dice_metric, name="dice"), "accuracy": lambda: "accuracy"}
 
 
+def warmup(recipe, profile):
+    """The epochs before early stopping watches the validation loss (and may keep an epoch's weights)."""
+    return round(max(1, round(profile.epochs * recipe.epoch_share)) * recipe.warmup_share)
+
+
+def kept_epoch(name, history, profile):
+    """The epoch whose weights training kept: the lowest validation loss from the warm-up on."""
+    return int(history.val_loss.iloc[warmup(RECIPES[name], profile):].idxmin())
+
+
 def recipe_table(name):
     """The training recipe of model ``name`` as a table (functions by their names)."""
     return pd.Series(artifacts.describe(RECIPES[name])).rename_axis("setting").to_frame(name)
@@ -125,8 +135,7 @@ def train_model(name, slices, split, profile, folder=None, recipe=None):
     compile_model(model, recipe.loss, [METRICS[recipe.metric]()], recipe.learning_rate)
     schedule = keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.5, patience=max(1, profile.patience // 2))
     epochs = max(1, round(profile.epochs * recipe.epoch_share))
-    history = fit(model, train, val, epochs, profile.patience, callbacks=[schedule],
-                  warmup=round(epochs * recipe.warmup_share))
+    history = fit(model, train, val, epochs, profile.patience, callbacks=[schedule], warmup=warmup(recipe, profile))
     artifacts.save(folder, model, history, record)
     return model, history, True
 

@@ -64,7 +64,7 @@ def test_editing_a_builder_retrains_and_says_which_function_changed(tmp_path, sa
     (package / "builders.py").write_text(BUILDERS.format(activation="hard_sigmoid"))  # the student's edit
     importlib.reload(edited.builders)
     assert train()[2]
-    assert "the code of builders.head changed" in capsys.readouterr().out
+    assert "the code or value of builders.head changed" in capsys.readouterr().out
     sys.modules.pop("edited.builders"), sys.modules.pop("edited")
 
 
@@ -87,7 +87,7 @@ def test_loaders_leave_out_a_model_trained_with_other_code_and_say_why(tmp_path)
     unet.save(tmp_path / "vgg19_unet" / "model.keras")  # a model file without a fingerprint
     current, stale = artifacts.load_models(tmp_path, training.RECIPES)
     assert list(current) == ["unet"]
-    assert "the code of models.residual_block" in stale["resunet"] and "no fingerprint" in stale["vgg19_unet"]
+    assert "the code or value of models.residual_block" in stale["resunet"] and "no fingerprint" in stale["vgg19_unet"]
 
 
 def test_a_model_file_carrying_code_is_refused_by_every_loader(tmp_path):
@@ -107,3 +107,10 @@ def test_classifier_threshold_comes_from_its_metrics(tmp_path):
     (tmp_path / "classifier").mkdir()
     artifacts.save_metrics(tmp_path / "classifier", {"val": {"threshold": 0.63}})
     assert artifacts.classifier_threshold(tmp_path) == 0.63
+
+
+def test_a_constant_the_loss_reads_is_part_of_the_fingerprint(monkeypatch):
+    recipe = training.RECIPES["vgg19_unet"]
+    before = artifacts.fingerprint(recipe)
+    monkeypatch.setattr(losses, "FOCAL_GAMMA", 1.0)  # chapter 5's exercise
+    assert artifacts.changes(before, artifacts.fingerprint(recipe)) == ["the code or value of losses.FOCAL_GAMMA"]

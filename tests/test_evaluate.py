@@ -95,18 +95,21 @@ def test_default_output_folder_is_under_the_artifacts(kaggle_dir, artifacts):
 
 def test_flip_averaging_mirrors_the_masks_back():
     inputs = keras.Input((SIZE, SIZE, 3))
-    model = keras.Model(inputs, keras.layers.Conv2D(1, 1, use_bias=False)(inputs))  # pixel-wise: mirror-equivariant
+    model = keras.Model(inputs, keras.layers.Conv2D(1, 3, padding="same")(inputs))  # not mirror-symmetric
     images = np.random.default_rng(0).random((3, SIZE, SIZE, 3)).astype("float32")
-    np.testing.assert_allclose(evaluate._predict(model, images, flip=True), evaluate._predict(model, images), atol=1e-6)
+    expected = (model.predict(images, verbose=0) + model.predict(images[:, :, ::-1], verbose=0)[:, :, ::-1]) / 2
+    np.testing.assert_allclose(evaluate._predict(model, images, flip=True), expected, atol=1e-5)
+    assert not np.allclose(expected, evaluate._predict(model, images), atol=1e-3)
 
 
-def test_post_processing_options_are_applied_and_recorded(kaggle_dir, artifacts, tmp_path):
+def test_post_processing_options_are_applied_per_patient_volume_and_recorded(kaggle_dir, artifacts, tmp_path,
+                                                                            monkeypatch):
+    volumes = []
+    monkeypatch.setattr(evaluate.scoring, "largest_component", lambda p: volumes.append(p.shape) or np.zeros_like(p))
     out = tmp_path / "out"
     evaluate.main(["--data", str(kaggle_dir), "--artifacts", str(artifacts), "--out", str(out), "--flip",
                    "--largest-component"])
     result = json.loads((out / "summary.json").read_text())
     assert result["flip"] and result["largest component"]
-    kept = pd.read_csv(out / "slices.csv").query("mode == 'alone'").pred_pixels.to_numpy()
-    plain, _ = evaluate.run(evaluate.slice_table(kaggle_dir, progress=False), evaluate.load_current_models(artifacts),
-                            progress=False, flip=True)
-    assert (kept <= plain.query("mode == 'alone'").pred_pixels.to_numpy()).all()  # the component is part of the mask
+    assert volumes == [(12, SIZE, SIZE, 1)] * 4  # one call per patient, on its whole volume
+    assert pd.read_csv(out / "slices.csv").pred_pixels.eq(0).all()  # the post-processed masks are the ones scored

@@ -14,12 +14,12 @@ def test_examples_run_from_small_to_large_tumours_then_empty_slices():
     assert set(rows[3:]) <= {1, 4, 5} and len(rows) == 5
 
 
-def test_training_curves_mark_the_best_validation_epoch():
+def test_training_curves_mark_the_kept_epoch():
     history = pd.DataFrame({"loss": [1.0, 0.6, 0.5], "val_loss": [0.9, 0.4, 0.7],
                             "dice": [0.1, 0.5, 0.6], "val_dice": [0.1, 0.6, 0.5]}).rename_axis("epoch")
-    fig = plotting.training_curves(history, "dice")
+    fig = plotting.training_curves(history, "dice", kept=2)
     assert [ax.get_title() for ax in fig.axes] == ["loss", "dice"]
-    assert "best epoch (1)" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "kept epoch (2)" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     plotting.plt.close(fig)
 
 

@@ -108,6 +108,7 @@ def test_largest_component_keeps_the_biggest_3d_blob_across_slices_and_leaves_em
     volume[0:2, 1:3, 1:3] = 0.9  # 8 voxels over two neighbouring slices: one component
     volume[2, 5:7, 5:8] = 0.8  # 6 voxels, apart from the first
     volume[2, 0, 7] = 0.4  # below the mask threshold: not tumour
+    volume[2, 3, 3] = 0.7  # touches the first blob at a corner only (26-connected): part of it
     kept = scoring.largest_component(volume)
-    assert kept.sum() == 8 and kept[0:2, 1:3, 1:3].all() and kept.dtype == volume.dtype
+    assert kept.sum() == 9 and kept[0:2, 1:3, 1:3].all() and kept[2, 3, 3] and kept.dtype == volume.dtype
     assert not scoring.largest_component(np.zeros((2, 4, 4, 1), "float32")).any()
