@@ -52,18 +52,21 @@ def pipeline_report(slices, profile, steps=10):
     return table
 
 
-def determinism_cost(profile, steps=10):
-    """A UNet training step's images/s with TensorFlow's deterministic ops off and on, measured in one run."""
+def determinism_cost(profile, steps=30, rounds=3):
+    """A UNet training step's images/s with TensorFlow's deterministic ops off and on, measured in one run:
+    the median of ``rounds`` alternating measurements of each (a fresh model each, as the switch acts when
+    TensorFlow builds its kernels)."""
     from tensorflow.python.framework import config as tf_config  # the switch off is not in the public API
 
-    was_on, rates = tf_config.is_op_determinism_enabled(), {}
-    for on in (False, True):
-        (tf_config.enable_op_determinism if on else tf_config.disable_op_determinism)()
-        model = unet((profile.image_size, profile.image_size, 3), width=profile.width)
-        rates[f"deterministic ops {'on' if on else 'off'}"] = train_step_rate(model, profile.image_size,
-                                                                           profile.batch_size, steps)
+    was_on, rates = tf_config.is_op_determinism_enabled(), {"off": [], "on": []}
+    for _ in range(rounds):
+        for on in (False, True):
+            (tf_config.enable_op_determinism if on else tf_config.disable_op_determinism)()
+            model = unet((profile.image_size, profile.image_size, 3), width=profile.width)
+            rates["on" if on else "off"].append(train_step_rate(model, profile.image_size, profile.batch_size, steps))
     (tf_config.enable_op_determinism if was_on else tf_config.disable_op_determinism)()
-    table = pd.Series(rates, name="images_per_s").rename_axis("UNet training step").to_frame()
+    table = pd.Series({f"deterministic ops {key}": np.median(values) for key, values in rates.items()},
+                      name="images_per_s").rename_axis("UNet training step").to_frame()
     return table.assign(times_off_rate=table.images_per_s / table.images_per_s.iloc[0])
 
 

@@ -20,7 +20,7 @@ def test_determinism_cost_times_a_step_with_deterministic_ops_off_and_on_and_res
     from tensorflow.python.framework.config import is_op_determinism_enabled
 
     before = is_op_determinism_enabled()
-    table = benchmark.determinism_cost(config.get_profile("fast", env={"LGG_IMAGE_SIZE": "16"}), steps=1)
+    table = benchmark.determinism_cost(config.get_profile("fast", env={"LGG_IMAGE_SIZE": "16"}), steps=1, rounds=1)
     assert list(table.index) == ["deterministic ops off", "deterministic ops on"]
     assert (table.images_per_s > 0).all()
     assert table.times_off_rate.iloc[1] == pytest.approx(table.images_per_s.iloc[1] / table.images_per_s.iloc[0])
