@@ -88,9 +88,9 @@ def check(claim, value, bar, above=True):
 
 
 def train(name, slices, split, profile):
-    """Show model ``name``'s training recipe, train it (or load it while its fingerprint matches:
-    ``training.train_model``), say which, and plot its loss and metric per epoch. Returns the model and history."""
-    display(training.recipe_table(name))
+    """Train model ``name`` (or load it while its fingerprint matches: ``training.train_model``), say which, and
+    plot its loss and metric per epoch: one figure, the cell's only rich output, so a figure caption fits it.
+    Returns the model and history."""
     model, history, trained = training.train_model(name, slices, split, profile)
     kept = training.kept_epoch(name, history, profile)
     print(f"{'Trained' if trained else 'Loaded'}: {len(history)} epochs; kept epoch {kept}, validation loss "
