@@ -88,16 +88,21 @@ def check(claim, value, bar, above=True):
 
 
 def train(name, slices, split, profile):
-    """Train model ``name`` (or load it while its fingerprint matches: ``training.train_model``), say which, and
-    plot its loss and metric per epoch: one figure, the cell's only rich output, so a figure caption fits it.
-    Returns the model and history."""
+    """Show model ``name``'s training recipe, train it (or load it while its fingerprint matches:
+    ``training.train_model``) and say which. Returns the model and history."""
+    display(training.recipe_table(name))
     model, history, trained = training.train_model(name, slices, split, profile)
-    kept = training.kept_epoch(name, history, profile)
-    print(f"{'Trained' if trained else 'Loaded'}: {len(history)} epochs; kept epoch {kept}, validation loss "
-          f"{history.val_loss[kept]:.3f}.")
-    plotting.training_curves(history, training.RECIPES[name].metric, kept, title=f"{model.name}, profile {profile.name}")
-    plt.show()
+    print(f"{'Trained' if trained else 'Loaded'}: {len(history)} epochs; kept epoch "
+          f"{training.kept_epoch(name, history, profile)}.")
     return model, history
+
+
+def show_curves(name, history, profile):
+    """Plot model ``name``'s loss and metric per epoch, the kept epoch marked (one figure: the cell's only rich
+    output, so a figure caption fits it; the training cell also shows the recipe and a progress bar)."""
+    plotting.training_curves(history, training.RECIPES[name].metric, training.kept_epoch(name, history, profile),
+                             title=f"{name}, profile {profile.name}")
+    plt.show()
 
 
 def check_learning(name, model, history, rows, profile, gain=0.25):

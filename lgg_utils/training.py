@@ -81,8 +81,9 @@ def warmup(recipe, profile):
 
 
 def kept_epoch(name, history, profile):
-    """The epoch whose weights training kept: the lowest validation loss from the warm-up on."""
-    return int(history.val_loss.iloc[warmup(RECIPES[name], profile):].idxmin())
+    """The epoch whose weights training kept: the lowest validation loss from the warm-up on (the last epoch
+    when training ended before early stopping watched)."""
+    return int(history.val_loss.iloc[min(warmup(RECIPES[name], profile), len(history) - 1):].idxmin())
 
 
 def recipe_table(name):

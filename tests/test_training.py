@@ -1,10 +1,11 @@
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 from tensorflow.python.framework.config import is_op_determinism_enabled  # not in the public API
 
-from lgg_utils import losses, models, training
+from lgg_utils import config, losses, models, training
 
 
 def squares(n=64, size=32, seed=0):
@@ -26,7 +27,7 @@ def test_fit_lowers_the_loss_and_returns_the_history():
 
 
 def test_train_model_trains_once_then_reuses_until_the_settings_change(sample_slices, tmp_path, capsys):
-    from lgg_utils import config, data, splits
+    from lgg_utils import data, splits
 
     profile = config.get_profile("fast", env={"LGG_IMAGE_SIZE": "32", "LGG_WIDTH": "0.0625", "LGG_EPOCHS": "2"})
     split = splits.make_splits(data.patient_table(sample_slices), tmp_path / "splits.csv")
@@ -53,8 +54,6 @@ def test_command_line_trains_scores_and_writes_metrics(tmp_path, monkeypatch, ca
 
 
 def test_pretrained_weights_only_where_the_profile_and_cache_allow(tmp_path, monkeypatch):
-    from lgg_utils import config
-
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     (tmp_path / "models").mkdir()
     for file in models.KERAS_WEIGHTS.values():
@@ -71,7 +70,7 @@ def test_pretrained_weights_only_where_the_profile_and_cache_allow(tmp_path, mon
 
 
 def test_classifier_trains_on_labels_and_gets_a_validation_threshold(sample_slices, tmp_path):
-    from lgg_utils import config, data, splits
+    from lgg_utils import data, splits
 
     profile = config.get_profile("fast", env={"LGG_IMAGE_SIZE": "32", "LGG_EPOCHS": "1"})
     split = splits.make_splits(data.patient_table(sample_slices), tmp_path / "splits.csv")
@@ -87,8 +86,6 @@ def test_classifier_trains_on_labels_and_gets_a_validation_threshold(sample_slic
 def test_colab_may_download_the_imagenet_weights(tmp_path, monkeypatch):
     import sys
     import types
-
-    from lgg_utils import config
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty cache
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
@@ -107,3 +104,10 @@ def test_reproducible_runs_give_the_same_weights_and_another_seed_other_weights(
     assert is_op_determinism_enabled()
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     assert not all(np.array_equal(a, b) for a, b in zip(first, other))
+
+
+@pytest.mark.parametrize("epochs, kept", [(40, 17), (2, 0)])
+def test_kept_epoch_is_the_best_validation_loss_after_the_warm_up(epochs, kept):
+    profile = config.get_profile("fast", env={"LGG_EPOCHS": str(epochs)})  # the classifier: half the epochs
+    history = pd.DataFrame({"val_loss": np.r_[np.linspace(0.1, 0.2, 15), [0.5, 0.4, 0.3, 0.35, 0.45]][:max(1, epochs // 2)]})
+    assert training.kept_epoch("classifier", history, profile) == kept  # warm-up: 15 of 20 epochs, or all of 1
