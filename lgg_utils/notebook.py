@@ -10,7 +10,7 @@ import pandas as pd
 import tensorflow as tf
 from IPython.display import Code, display
 
-from . import artifacts, pipeline, plotting, scoring, training
+from . import pipeline, plotting, scoring, training
 from .config import artifacts_dir, get_profile, in_colab
 from .data import SAMPLE_DIR, download_kaggle, find_data_dir
 from .splits import course_data
@@ -131,9 +131,7 @@ def show_predictions(model, rows):
 def save_scores(name, model, slices, split, profile):
     """Score ``model`` on the validation and test patients, save the scores beside it (``metrics.json``, for
     the evaluation chapter and the app), and show them beside the study's."""
-    results = training.score_splits(name, model, slices, split)
-    artifacts.save_metrics(artifacts_dir(profile) / name, results)
-    return scoring.study_table(name, results).style.format("{:.3f}", na_rep="").set_caption(
+    return scoring.study_table(name, training.score_and_save(name, model, slices, split, profile)).style.format("{:.3f}", na_rep="").set_caption(
         f"{model.name}: our validation and test scores (profile {profile.name}) and the study's")
 
 

@@ -83,12 +83,11 @@ def channel_row(image, mask, title=None, size=2.6):
 
 def training_curves(history, metric, kept, title=None):
     """Loss and ``metric`` per epoch for training and validation, the epoch whose weights were ``kept`` marked."""
-    best = kept
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for ax, key in zip(axes, ("loss", metric)):
         ax.plot(history.index, history[key], label="train", color=SPLIT_COLOURS["train"])
         ax.plot(history.index, history[f"val_{key}"], label="validation", color=SPLIT_COLOURS["val"])
-        ax.axvline(best, color="grey", ls=":", label=f"kept epoch ({best})")
+        ax.axvline(kept, color="grey", ls=":", label=f"kept epoch ({kept})")
         ax.set(xlabel="epoch", ylabel=key, title=key)
     axes[0].legend()
     if title:

@@ -75,9 +75,14 @@ SEGMENTERS = tuple(name for name, recipe in RECIPES.items() if recipe.target == 
 METRICS = {"dice": lambda: keras.metrics.MeanMetricWrapper(dice_metric, name="dice"), "accuracy": lambda: "accuracy"}
 
 
+def max_epochs(recipe, profile):
+    """The most epochs the recipe trains for in the profile."""
+    return max(1, round(profile.epochs * recipe.epoch_share))
+
+
 def warmup(recipe, profile):
     """The epochs before early stopping watches the validation loss (and may keep an epoch's weights)."""
-    return round(max(1, round(profile.epochs * recipe.epoch_share)) * recipe.warmup_share)
+    return round(max_epochs(recipe, profile) * recipe.warmup_share)
 
 
 def kept_epoch(name, history, profile):
@@ -135,8 +140,8 @@ def train_model(name, slices, split, profile, folder=None, recipe=None):
     model = build(name, profile, weights, recipe)
     compile_model(model, recipe.loss, [METRICS[recipe.metric]()], recipe.learning_rate)
     schedule = keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.5, patience=max(1, profile.patience // 2))
-    epochs = max(1, round(profile.epochs * recipe.epoch_share))
-    history = fit(model, train, val, epochs, profile.patience, callbacks=[schedule], warmup=warmup(recipe, profile))
+    history = fit(model, train, val, max_epochs(recipe, profile), profile.patience, callbacks=[schedule],
+                  warmup=warmup(recipe, profile))
     artifacts.save(folder, model, history, record)
     return model, history, True
 
@@ -154,6 +159,13 @@ def score_splits(name, model, slices, split):
                 "test at 0.5": scoring.classifier_scores(*test)}
     return {which: scoring.slice_means(scoring.slice_scores(rows, *scoring.predict(model, rows))).to_dict()
             for which, rows in parts.items()}
+
+
+def score_and_save(name, model, slices, split, profile):
+    """``score_splits``, saved as ``metrics.json`` beside the profile's model ``name``; returns the scores."""
+    results = score_splits(name, model, slices, split)
+    artifacts.save_metrics(artifacts_dir(profile) / name, results)
+    return results
 
 
 def results_table(results):
@@ -177,9 +189,7 @@ def main(argv=None):
     slices, split = course_data(profile, find_data_dir(), progress=True)
     model, history, trained = train_model(name, slices, split, profile)
     print(f"{name}: {'trained' if trained else 'loaded'}, {len(history)} epochs, profile {profile.name}")
-    results = score_splits(name, model, slices, split)
-    print(results_table(results).round(3).to_string())
-    artifacts.save_metrics(artifacts_dir(profile) / name, results)
+    print(results_table(score_and_save(name, model, slices, split, profile)).round(3).to_string())
 
 
 if __name__ == "__main__":
