@@ -7,7 +7,7 @@ export LGG_PROFILE ?= fast
 BOOK_FLAGS := --warningiserror --nitpick --keep-going --all
 PYTEST_FLAGS := tests book/chapters --nbval-lax --nbval-current-env --nbval-cell-timeout=3600
 
-.PHONY: install book test test-seeds app book-full test-full benchmark clean
+.PHONY: install book test test-seeds app book-laptop book-full test-full benchmark clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ test-seeds: $(STAMP)  ## every chapter once per seed (SEEDS), each training its 
 
 app: $(STAMP)  ## the demo web app on http://localhost:8501 (models from artifacts/<profile>; run `make book` first)
 	$(BIN)/streamlit run lgg_utils/app.py --browser.gatherUsageStats=false --client.toolbarMode=minimal
+
+book-laptop:  ## the book from the laptop profile on the whole data set (LGG_DATA_DIR), reusing saved models
+	$(MAKE) book LGG_PROFILE=laptop
 
 book-full:  ## the book in the study's settings (for a GPU machine, with LGG_DATA_DIR set)
 	$(MAKE) book LGG_PROFILE=full

@@ -114,6 +114,11 @@ def save(folder, model, history, record):
     (folder / "fingerprint.json").write_text(json.dumps(record, indent=2))
 
 
+def per_volume(folder):
+    """Whether the artifact's model was trained on intensities prepared per patient volume (``volumes``)."""
+    return "volumes" in (read_fingerprint(folder) or {})
+
+
 def save_metrics(folder, results):
     """Write a model's validation and test scores to ``metrics.json`` beside it (the evaluation chapter reads them)."""
     (Path(folder) / "metrics.json").write_text(json.dumps(results, indent=2, default=float))

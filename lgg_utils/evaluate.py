@@ -4,7 +4,8 @@ evaluation chapter uses.
     python -m lgg_utils.evaluate --data DIR --artifacts DIR [--out DIR] [--force] [--flip] [--largest-component]
 
 Patient by patient, the slices are loaded once and every saved model predicts them: each segmenter alone
-and in the cascade (the classifier gates it, ``scoring.gate``). Model time is measured on images
+and in the cascade (the classifier gates it, ``scoring.gate``); chapter 8's UNet (``VOLUME_UNET``) gets
+the patient's intensities prepared per volume. Model time is measured on images
 already in memory, so it compares the models, not the disk.
 """
 import argparse
@@ -21,18 +22,23 @@ from tqdm.auto import tqdm
 from . import artifacts, scoring
 from .data import DataError, slice_table
 from .pipeline import load_arrays
+from .recipe import VOLUME_UNET
 from .training import RECIPES, SEGMENTERS
+from .volumes import volume_table
+
+SAVED = {**RECIPES, VOLUME_UNET: RECIPES["unet"]}  # every model an artifacts folder may hold, by its folder
 
 FILES = ("slices.csv", "patients.csv", "summary.json")
 
 
 def load_current_models(folder):
-    """The models of an artifacts folder whose fingerprint matches the current code (``artifacts.load_models``);
-    says which were left out as stale, and refuses a folder without a current segmenter."""
-    models, stale = artifacts.load_models(folder, RECIPES)
+    """The models of an artifacts folder whose fingerprint matches the current code (``artifacts.load_models``),
+    chapter 8's ``VOLUME_UNET`` included; says which were left out as stale, and refuses a folder without a
+    current segmenter."""
+    models, stale = artifacts.load_models(folder, SAVED)
     for reason in stale.values():
-        print(f"Left out: {reason}")
-    if not set(models) & set(SEGMENTERS):
+        print(f"Left out: {reason.replace(f'lgg_utils.training {VOLUME_UNET}', 'lgg_utils.recipe')}")
+    if set(models) <= {"classifier"}:
         raise FileNotFoundError(
             f"No current trained segmenter in {folder}: expected <model>/model.keras for one of "
             f"{', '.join(SEGMENTERS)}. Train them with `make book` (fast profile) or `python -m lgg_utils.training unet` (LGG_PROFILE "
@@ -60,11 +66,12 @@ def _timed(model, images, seconds, name, flip=False):
     return output
 
 
-def run(slices, models, progress=True, flip=False, largest_component=False):
+def run(slices, models, progress=True, flip=False, largest_component=False, per_volume=()):
     """Scores of every slice for every segmenter, alone and in the cascade (when there is a classifier),
     with the classifier's tumour probability; and each model's seconds per slice. ``flip`` averages every
     model over each slice and its mirror image; ``largest_component`` keeps each patient's largest 3-D
-    connected component of each segmenter's masks (``scoring.largest_component``)."""
+    connected component of each segmenter's masks (``scoring.largest_component``); the models named in
+    ``per_volume`` take intensities prepared per patient volume (``volumes``)."""
     size = next(iter(models.values())).input_shape[1]
     classifier = models.get("classifier")
     for model in models.values():  # warm up, so the first patient's time is not the set-up's
@@ -73,9 +80,11 @@ def run(slices, models, progress=True, flip=False, largest_component=False):
     for _, part in tqdm(slices.groupby("patient", sort=False), desc="Evaluating", unit="patient",
                         disable=not progress):
         images, truth = load_arrays(part, size)
+        prepared = load_arrays(part, size, volume_table(part, progress=False))[0] if per_volume else None
         tumour_probability = _timed(classifier, images, seconds, "classifier", flip)[:, 1] if classifier else None
-        for name in (n for n in SEGMENTERS if n in models):
-            probabilities = _timed(models[name], images, seconds, name, flip)
+        for name in (n for n in models if n != "classifier"):
+            inputs = prepared if name in per_volume else images
+            probabilities = _timed(models[name], inputs, seconds, name, flip)
             if largest_component:
                 probabilities = scoring.largest_component(probabilities)
             scores = scoring.slice_scores(part, truth, probabilities).assign(model=name, p_tumour=tumour_probability)
@@ -161,7 +170,8 @@ def main(argv=None):
     except (DataError, FileNotFoundError) as err:
         parser.exit(1, f"error: {err}\n")
     threshold = artifacts.classifier_threshold(args.artifacts)
-    scores, seconds = run(slices, models, flip=args.flip, largest_component=args.largest_component)
+    per_volume = [name for name in models if artifacts.per_volume(args.artifacts / name)]
+    scores, seconds = run(slices, models, flip=args.flip, largest_component=args.largest_component, per_volume=per_volume)
     result = {**report(scores, seconds, threshold), "flip": args.flip, "largest component": args.largest_component}
     print(report_table(result).drop(columns=["segmented share"]).to_string(float_format="{:.3f}".format))
     if "classifier" in result:

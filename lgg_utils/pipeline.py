@@ -1,7 +1,7 @@
 """The tf.data input pipeline: TIFF files -> resized, scaled, batched tensors.
 
 read (Pillow, in parallel) -> resize to the profile's size -> cache (uint8, in memory) ->
-[training: shuffle] -> scale to [0, 1] -> [training: augment] -> batch -> prefetch.
+[training: shuffle] -> scale to [0, 1] -> [training: augment] -> [per volume: z-score] -> batch -> prefetch.
 """
 import os
 
@@ -10,9 +10,11 @@ import tensorflow as tf
 
 from .augmentation import augment
 from .data import read_slice
+from .volumes import STATS
 
 AUTOTUNE = tf.data.AUTOTUNE
 TARGETS = ("mask", "label", "both")
+SCALED = np.array([0, 255, 0, 0, 0, 1, 1, 1], np.float32)  # the ``volumes.STATS`` under which x / 255 is all
 
 
 def _read_pair(image_path, mask_path):
@@ -36,9 +38,28 @@ def load_pair(image_path, mask_path, size):
     return resize_slice(image, size), tf.cast(mask >= 128, tf.uint8)
 
 
-def to_float(image, mask):
-    """Scale a uint8 image to [0, 1] float32 and a {0, 1} mask to float32."""
-    return tf.cast(image, tf.float32) / 255.0, tf.cast(mask, tf.float32)
+def intensity_rows(slices, volumes=None):
+    """Each row's intensity statistics (``volumes.STATS``): its patient's row of ``volumes`` (a
+    ``volumes.volume_table``), or ``SCALED`` (plain division by 255) without one."""
+    if volumes is None:
+        return np.tile(SCALED, (len(slices), 1))
+    missing = sorted(set(slices.patient) - set(volumes.index))
+    if missing:
+        raise ValueError(f"No volume statistics for patient(s) {', '.join(missing[:5])}: build the volume table "
+                         "(volumes.volume_table) from the same slice table.")
+    return volumes.loc[slices.patient, STATS].to_numpy(np.float32)
+
+
+def to_float(image, mask, stats=SCALED):
+    """Scale a uint8 image to [0, 1] between its volume's clip range (``stats``' low and high: 0 and 255 for
+    ``SCALED``), clipping outside it, and a {0, 1} mask to float32."""
+    image = tf.clip_by_value((tf.cast(image, tf.float32) - stats[0]) / (stats[1] - stats[0]), 0.0, 1.0)
+    return image, tf.cast(mask, tf.float32)
+
+
+def standardise(image, stats):
+    """Subtract each channel's volume mean and divide by its standard deviation (``SCALED``: unchanged)."""
+    return (image - stats[2:5]) / stats[5:8]
 
 
 def with_target(image, mask, target):
@@ -48,46 +69,49 @@ def with_target(image, mask, target):
 
 
 def make_dataset(slices, size, batch_size, training=False, target="mask", seed=42, augmentation=True,
-                 tumour_share=None):
+                 tumour_share=None, volumes=None):
     """A batched dataset over the rows of a slice table (``image_path``, ``mask_path``).
 
     Training datasets are shuffled each epoch and (if ``augmentation``) augmented; with ``tumour_share``
     they draw tumour slices with that probability (an epoch stays ``len(slices)`` slices long).
-    Evaluation datasets keep the table's order so predictions line up with its rows.
+    Evaluation datasets keep the table's order so predictions line up with its rows. With ``volumes``
+    (``volumes.volume_table``) intensities are prepared per patient volume, else divided by 255.
     """
     if target not in TARGETS:
         raise ValueError(f"target={target!r}: use one of {TARGETS}.")
     if len(slices) == 0:
         raise ValueError("The slice table is empty: nothing to load (check the split and the data folder).")
     if training and tumour_share is not None:
-        return _balanced(slices, size, batch_size, target, seed, augmentation, tumour_share)
-    paths = (np.asarray(slices["image_path"], dtype=str), np.asarray(slices["mask_path"], dtype=str))
-    data = tf.data.Dataset.from_tensor_slices(paths)
-    data = data.map(lambda i, m: load_pair(i, m, size), num_parallel_calls=AUTOTUNE).cache()
+        return _balanced(slices, size, batch_size, target, seed, augmentation, tumour_share, volumes)
+    columns = (np.asarray(slices["image_path"], dtype=str), np.asarray(slices["mask_path"], dtype=str),
+               intensity_rows(slices, volumes))
+    data = tf.data.Dataset.from_tensor_slices(columns)
+    data = data.map(lambda i, m, s: (*load_pair(i, m, size), s), num_parallel_calls=AUTOTUNE).cache()
     if training:
         data = data.shuffle(len(slices), seed=seed, reshuffle_each_iteration=True)
-    data = data.map(to_float, num_parallel_calls=AUTOTUNE)
+    data = data.map(lambda i, m, s: (*to_float(i, m, s), s), num_parallel_calls=AUTOTUNE)
     if training and augmentation:
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-        data = tf.data.Dataset.zip(data, seeds).map(lambda pair, s: augment(*pair, s), num_parallel_calls=AUTOTUNE)
-    data = data.map(lambda i, m: with_target(i, m, target), num_parallel_calls=AUTOTUNE)
+        data = tf.data.Dataset.zip(data, seeds).map(lambda t, s: (*augment(t[0], t[1], s), t[2]),
+                                                    num_parallel_calls=AUTOTUNE)
+    data = data.map(lambda i, m, s: with_target(standardise(i, s), m, target), num_parallel_calls=AUTOTUNE)
     return data.batch(batch_size).prefetch(AUTOTUNE)
 
 
-def _balanced(slices, size, batch_size, target, seed, augmentation, tumour_share):
+def _balanced(slices, size, batch_size, target, seed, augmentation, tumour_share, volumes):
     """Training batches that draw a tumour slice with probability ``tumour_share``."""
     tumour = slices.tumour_pixels > 0
     if not 0 < tumour_share < 1 or tumour.all() or not tumour.any():
         raise ValueError(f"tumour_share={tumour_share} needs 0 < share < 1 and slices with and without tumour.")
-    streams = [make_dataset(slices[part], size, batch_size, True, target, seed + k, augmentation)
+    streams = [make_dataset(slices[part], size, batch_size, True, target, seed + k, augmentation, volumes=volumes)
                .unbatch().repeat() for k, part in enumerate((tumour, ~tumour))]
     data = tf.data.Dataset.sample_from_datasets(streams, [tumour_share, 1 - tumour_share], seed=seed,
                                                 rerandomize_each_iteration=True)
     return data.batch(batch_size).take(max(1, len(slices) // batch_size)).prefetch(AUTOTUNE)
 
 
-def load_arrays(slices, size):
+def load_arrays(slices, size, volumes=None):
     """Every slice of a table as NumPy arrays: images (N, size, size, 3) float32 and masks (N, size, size, 1)."""
-    data = make_dataset(slices, size, batch_size=64)
+    data = make_dataset(slices, size, batch_size=64, volumes=volumes)
     images, masks = zip(*((x.numpy(), y.numpy()) for x, y in data))
     return np.concatenate(images), np.concatenate(masks)

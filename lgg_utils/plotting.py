@@ -190,3 +190,16 @@ def demo_figure(image, mask, truth=None, title=None):
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def intensity_curves(before, after):
+    """The FLAIR intensities of a few patients' brains (a density line per patient), divided by 255 (left) and
+    prepared per volume (right); returns the figure."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    for ax, values, title in zip(axes, (before, after), ("divided by 255", "per volume: clipped and z-scored")):
+        for patient, intensities in values.items():
+            sns.kdeplot(intensities, ax=ax, label=patient, cut=0)
+        ax.set(title=title, xlabel="FLAIR intensity", ylabel="density")
+    axes[1].legend(fontsize="small", title="patient")
+    fig.tight_layout()
+    return fig

@@ -19,12 +19,17 @@ BUDA_PATIENT_DICE = 0.82  # Buda et al. (2019): mean Dice per patient volume, cr
 CASCADE_SKIP = 0.1  # the cascade skips the segmenter where the classifier's tumour probability is below this
 
 
-def predict(model, slices, batch_size=32):
+def predict(model, slices, batch_size=32, volumes=None, flip=False):
     """True masks and predicted probabilities (N, size, size, 1) for the rows of a slice table, in order, at
-    the size the model takes."""
-    data = make_dataset(slices, model.input_shape[1], batch_size)
+    the size the model takes (``volumes``: intensities per patient volume, as the model was trained); with
+    ``flip``, the mean over each slice and its mirror image (mirrored back): test-time augmentation."""
+    data = make_dataset(slices, model.input_shape[1], batch_size, volumes=volumes)
     truth = np.concatenate([masks.numpy() for _, masks in data])
-    return truth, model.predict(data, verbose=0)
+    probabilities = model.predict(data, verbose=0)
+    if flip:
+        mirrored = model.predict(data.map(lambda x, y: (x[:, :, ::-1], y)), verbose=0)
+        probabilities = (probabilities + mirrored[:, :, ::-1]) / 2
+    return truth, probabilities
 
 
 def _overlaps(tp, fp, fn):
@@ -44,10 +49,13 @@ def slice_scores(slices, truth, probabilities):
 
 
 def slice_means(scores):
-    """Mean Dice, IoU and Tversky score over all slices and over tumour slices only."""
+    """Mean Dice, IoU and Tversky score over all slices and over tumour slices only, and ``pooled``: each
+    score once from the pixel counts summed over all slices (one computation over the whole set, for which
+    IoU = Dice / (2 - Dice) holds, as it does for the study's reported pair)."""
     parts = {"all slices": scores, "tumour slices": scores[scores.tumour]}
-    return pd.DataFrame({name: part[["dice", "iou", "tversky"]].mean() for name, part in parts.items()}).T \
-        .assign(slices=[len(part) for part in parts.values()])
+    means = pd.DataFrame({name: part[["dice", "iou", "tversky"]].mean() for name, part in parts.items()}).T
+    means.loc["pooled"] = pd.Series(_overlaps(*(scores[c].sum() for c in ("tp", "fp", "fn"))))
+    return means.assign(slices=[len(scores), int(scores.tumour.sum()), len(scores)])
 
 
 def patient_scores(scores):

@@ -2,6 +2,7 @@
 reused while its fingerprint matches (``artifacts``), retrained when it is missing or stale.
 """
 import argparse
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -38,13 +39,24 @@ def compile_model(model, loss, metrics=(), learning_rate=1e-3):
     return model
 
 
+class EpochSeconds(keras.callbacks.Callback):
+    """Adds each epoch's wall-clock seconds to its logs (so to the history, as ``seconds``)."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["seconds"] = time.perf_counter() - self.start
+
+
 def fit(model, train, val, epochs, patience, monitor="val_loss", mode="min", callbacks=(), warmup=0):
     """Train with early stopping on ``monitor`` (best weights restored, from epoch ``warmup`` on); return the
-    history as a table."""
+    history as a table (with each epoch's ``seconds``)."""
     stop = keras.callbacks.EarlyStopping(monitor, patience=patience, mode=mode, restore_best_weights=True,
                                          start_from_epoch=warmup)
     history = model.fit(train, validation_data=val, epochs=epochs, verbose=0, shuffle=False,
-                        callbacks=[stop, TqdmCallback(epochs, verbose=0, tqdm_class=tqdm, desc=model.name), *callbacks])
+                        callbacks=[EpochSeconds(), stop, TqdmCallback(epochs, verbose=0, tqdm_class=tqdm, desc=model.name),
+                                   *callbacks])
     return pd.DataFrame(history.history).rename_axis("epoch")
 
 
@@ -119,15 +131,18 @@ def build(name, profile, weights=None, recipe=None):
     return model
 
 
-def train_model(name, slices, split, profile, folder=None, recipe=None):
+def train_model(name, slices, split, profile, folder=None, recipe=None, volumes=None):
     """The trained model ``name``, its history, and whether it was trained now: loaded from ``folder`` (default
     the profile's artifacts folder for ``name``) when its fingerprint matches, else trained on the train split
     (early stopping on validation loss, best weights) and saved there. ``recipe`` replaces the model's own
-    (``RECIPES[name]``), e.g. to try another loss."""
+    (``RECIPES[name]``), e.g. to try another loss; ``volumes`` (``volumes.volume_table``) prepares
+    intensities per patient volume."""
     recipe = recipe or RECIPES[name]
     folder = folder or artifacts_dir(profile) / name
     weights = pretrained(recipe, profile)
-    record = artifacts.fingerprint(recipe, model=name, profile=profile, weights=weights, split=split, slices=len(slices))
+    per_volume = {} if volumes is None else {"volumes": volumes}
+    record = artifacts.fingerprint(recipe, model=name, profile=profile, weights=weights, split=split, slices=len(slices),
+                                   **per_volume)
     saved = artifacts.load(folder, record)
     if saved is not None:
         return (*saved, False)
@@ -135,8 +150,9 @@ def train_model(name, slices, split, profile, folder=None, recipe=None):
         changed = ", ".join(artifacts.changes(artifacts.read_fingerprint(folder), record)) or "an interrupted save"
         print(f"{folder} is stale ({changed} changed since it was trained): retraining and replacing it.")
     train = make_dataset(split_rows(slices, split, "train"), profile.image_size, profile.batch_size, training=True,
-                         target=recipe.target, seed=profile.seed, tumour_share=recipe.tumour_share)
-    val = make_dataset(split_rows(slices, split, "val"), profile.image_size, profile.batch_size, target=recipe.target)
+                         target=recipe.target, seed=profile.seed, tumour_share=recipe.tumour_share, volumes=volumes)
+    val = make_dataset(split_rows(slices, split, "val"), profile.image_size, profile.batch_size, target=recipe.target,
+                       volumes=volumes)
     model = build(name, profile, weights, recipe)
     compile_model(model, recipe.loss, [METRICS[recipe.metric]()], recipe.learning_rate)
     schedule = keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.5, patience=max(1, profile.patience // 2))

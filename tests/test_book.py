@@ -72,9 +72,33 @@ def test_readme_says_how_many_chapter_cells_assert():
     assert f"{len(asserting)} asserting cells (of {len(cells)} code cells)" in (ROOT / "README.md").read_text().replace("\n", " ")
 
 
-@pytest.mark.parametrize("path", CHAPTERS + [ROOT / "book" / "intro.md"], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CHAPTERS + sorted((ROOT / "book").rglob("*.md")), ids=lambda p: p.name)
 def test_text_has_no_control_characters(path):
     texts = ([cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "markdown"]
              if path.suffix == ".ipynb" else [path.read_text()])
     for text in texts:
         assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", text), f"{path.name}: a control character in {text[:60]!r}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_opens_with_learning_objectives(path):
+    assert "**By the end of this chapter you can**" in nbformat.read(path, as_version=4).cells[0].source
+
+
+def test_every_citation_is_in_the_bibliography():
+    bib = set(re.findall(r"^@\w+\{(\w+),", (ROOT / "book" / "references.bib").read_text(), flags=re.M))
+    texts = [cell.source for path in CHAPTERS for cell in nbformat.read(path, as_version=4).cells]
+    texts += [path.read_text() for path in (ROOT / "book").glob("*.md")]
+    cited = {key for text in texts for keys in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", text) for key in keys.split(",")}
+    assert cited and cited <= bib, cited - bib
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_asks_concept_questions_that_the_instructors_pages_answer(path):
+    text = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "markdown")
+    section = text.split("## Concept questions", 1)[1].split("\n## ", 1)[0]
+    questions = re.findall(r"^(\d+)\. ", section, flags=re.M)
+    answers_page = ROOT / "book" / "instructors" / f"answers_{path.name[:2]}.md"
+    answers = re.findall(r"^(\d+)\. \*\*", answers_page.read_text(), flags=re.M)
+    assert len(questions) >= 8 and questions == answers, (questions, answers)
+    assert f"book/instructors/answers_{path.name[:2]}" in (ROOT / "_toc.yml").read_text()

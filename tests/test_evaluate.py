@@ -113,3 +113,18 @@ def test_post_processing_options_are_applied_per_patient_volume_and_recorded(kag
     assert result["flip"] and result["largest component"]
     assert volumes == [(12, SIZE, SIZE, 1)] * 4  # one call per patient, on its whole volume
     assert pd.read_csv(out / "slices.csv").pred_pixels.eq(0).all()  # the post-processed masks are the ones scored
+
+
+def test_the_per_volume_unet_of_chapter_8_is_evaluated_on_intensities_per_volume(kaggle_dir, artifacts, tmp_path):
+    from lgg_utils import artifacts as saved, training, volumes
+
+    # A stand-in that marks the pixels darker than 0: none of an image divided by 255, about half of a z-scored one.
+    dark = keras.Sequential([keras.Input((SIZE, SIZE, 3)), keras.layers.Conv2D(1, 1, activation="sigmoid", name="mask")])
+    dark.layers[-1].set_weights([np.array([0.0, -1000.0, 0.0]).reshape(1, 1, 3, 1), np.array([-1.0])])
+    table = volumes.volume_table(evaluate.slice_table(kaggle_dir, progress=False), progress=False)
+    saved.save(artifacts / "unet_volume", dark, pd.DataFrame({"loss": [1.0]}).rename_axis("epoch"),
+               saved.fingerprint(training.RECIPES["unet"], volumes=table))
+    evaluate.main(["--data", str(kaggle_dir), "--artifacts", str(artifacts), "--out", str(tmp_path / "out")])
+    slices = pd.read_csv(tmp_path / "out" / "slices.csv")
+    alone = slices[slices["mode"] == "alone"].groupby("model").pred_pixels.sum()
+    assert alone["unet_volume"] > 0.2 * 48 * SIZE * SIZE

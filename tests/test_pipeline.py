@@ -71,3 +71,21 @@ def test_tumour_share_sets_how_often_tumour_slices_are_drawn(sample_slices):
     assert 0.7 < labels.mean() < 0.9  # the table itself has about 40% tumour slices
     with pytest.raises(ValueError, match="tumour_share"):
         pipeline.make_dataset(sample_slices[sample_slices.tumour], 16, 8, training=True, tumour_share=0.5)
+
+
+def test_without_volume_statistics_images_are_divided_by_255(sample_slices):
+    rows = sample_slices.iloc[:8]
+    images, _ = pipeline.load_arrays(rows, 32)
+    raw = np.stack([pipeline.load_pair(r.image_path, r.mask_path, 32)[0].numpy() for r in rows.itertuples()])
+    assert np.array_equal(images, raw.astype(np.float32) / 255.0)
+
+
+def test_volume_statistics_z_score_each_patient_and_need_every_patient(sample_slices):
+    from lgg_utils import volumes
+
+    patient = sample_slices[sample_slices.patient == sample_slices.patient.iloc[0]]
+    table = volumes.volume_table(patient, progress=False)
+    images, _ = pipeline.load_arrays(patient, 64, volumes=table)
+    assert np.allclose(images.mean(axis=(0, 1, 2)), 0, atol=0.1) and np.allclose(images.std(axis=(0, 1, 2)), 1, atol=0.1)
+    with pytest.raises(ValueError, match="No volume statistics for patient"):
+        pipeline.load_arrays(sample_slices, 32, volumes=table)

@@ -19,7 +19,9 @@ def test_slice_scores_and_summary_follow_the_empty_mask_convention():
     summary = scoring.slice_means(scores)
     assert summary.loc["tumour slices", "dice"] == pytest.approx(2 / 3)
     assert summary.loc["all slices", "dice"] == pytest.approx((2 / 3 + 1 + 0) / 3)
-    assert summary.slices.tolist() == [3, 1]
+    assert summary.slices.tolist() == [3, 1, 3]
+    pooled = summary.loc["pooled"]  # TP 4, FP 1, FN 4 over the whole set
+    assert pooled.dice == pytest.approx(8 / 13) and pooled.iou == pytest.approx(pooled.dice / (2 - pooled.dice))
 
 
 def test_predict_keeps_the_table_order(sample_slices):
@@ -35,6 +37,8 @@ def test_predict_keeps_the_table_order(sample_slices):
     truth, prob = scoring.predict(Echo(), rows, batch_size=8)
     assert truth.shape == prob.shape == (20, 32, 32, 1)
     assert np.array_equal(truth.max(axis=(1, 2, 3)) > 0, rows.tumour.to_numpy())
+    _, flipped = scoring.predict(Echo(), rows, batch_size=8, flip=True)  # the mirror's prediction, mirrored back
+    assert np.allclose(flipped, prob) and not np.allclose(flipped, (prob + prob[:, :, ::-1]) / 2)
 
 
 def test_threshold_is_chosen_for_the_best_accuracy_and_ties_go_nearest_one_half():

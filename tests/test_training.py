@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from tensorflow.python.framework.config import is_op_determinism_enabled  # not in the public API
 
-from lgg_utils import config, losses, models, training
+from lgg_utils import config, losses, models, training, volumes
 
 
 def squares(n=64, size=32, seed=0):
@@ -22,7 +22,7 @@ def squares(n=64, size=32, seed=0):
 def test_fit_lowers_the_loss_and_returns_the_history():
     model = training.compile_model(models.unet((32, 32, 3), width=0.125), losses.bce_dice_loss, learning_rate=3e-3)
     history = training.fit(model, squares(), squares(seed=1), epochs=6, patience=6)
-    assert {"loss", "val_loss"} <= set(history.columns)
+    assert {"loss", "val_loss", "seconds"} <= set(history.columns) and (history.seconds > 0).all()
     assert history.loss.iloc[-1] < 0.8 * history.loss.iloc[0]
 
 
@@ -40,6 +40,9 @@ def test_train_model_trains_once_then_reuses_until_the_settings_change(sample_sl
     assert training.train_model("resunet", sample_slices, split, changed, tmp_path / "resunet")[2]
     assert "retraining and replacing it" in capsys.readouterr().out
     assert not (tmp_path / "resunet" / "metrics.json").exists()  # no stale scores or threshold beside the new model
+    table = volumes.volume_table(sample_slices, progress=False)
+    assert training.train_model("resunet", sample_slices, split, changed, tmp_path / "resunet", volumes=table)[2]
+    assert "volumes changed" in capsys.readouterr().out  # intensities per volume: another model
 
 
 def test_command_line_trains_scores_and_writes_metrics(tmp_path, monkeypatch, capsys):
