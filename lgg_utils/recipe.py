@@ -21,6 +21,7 @@ from .splits import split_rows
 from .volumes import volume_table
 
 LAPTOP_RESULTS = Path(__file__).parent / "results" / "laptop_recipe.csv"
+BACKGROUND = 0.05  # FLAIR (divided by 255) at or below this is outside the brain, for the intensity figure
 VOLUME_UNET = "unet_volume"  # the artifact of the UNet trained on intensities per volume, beside chapter 3's
 STEPS = {"study recipe": False, "+ intensities per volume": True}  # step -> intensities prepared per volume
 POST = {"as predicted": (False, False), "largest component": (False, True),  # name -> (flip, largest component)
@@ -28,14 +29,14 @@ POST = {"as predicted": (False, False), "largest component": (False, True),  # n
 
 
 def brain_intensities(slices, volumes, size, patients):
-    """Each of ``patients``' FLAIR intensities inside the brain (pixels that are not black), divided by 255 and
+    """Each of ``patients``' FLAIR intensities inside the brain (brighter than ``BACKGROUND``), divided by 255 and
     prepared per volume: two dicts patient -> values, for ``plotting.intensity_curves``."""
     before, after = {}, {}
     for patient in patients:
         rows = slices[slices.patient == patient]
         scaled, _ = load_arrays(rows, size)
         prepared, _ = load_arrays(rows, size, volumes=volumes)
-        brain = scaled[..., FLAIR] > 0
+        brain = scaled[..., FLAIR] > BACKGROUND
         before[patient], after[patient] = scaled[..., FLAIR][brain], prepared[..., FLAIR][brain]
     return before, after
 
