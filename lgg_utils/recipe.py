@@ -61,14 +61,6 @@ def largest_per_patient(rows, probabilities):
     return kept
 
 
-def post_processed(model, rows, volumes, flip, largest):
-    """Per-slice scores of ``model`` on ``rows`` with test-time flips and/or the largest 3-D component."""
-    truth, probabilities = scoring.predict(model, rows, volumes=volumes, flip=flip)
-    if largest:
-        probabilities = largest_per_patient(rows, probabilities)
-    return scoring.slice_scores(rows, truth, probabilities)
-
-
 def summary(scores):
     """Per-patient 3-D Dice (mean and 95% bootstrap interval), tumour-slice Dice and slice errors."""
     patients = scoring.patient_scores(scores)
@@ -79,16 +71,20 @@ def summary(scores):
 
 def score_steps(steps, slices, split, volumes):
     """A row per step, post-processing and split (val, test): ``summary``, training minutes, and whether the
-    post-processing is the step's choice (the best validation patient Dice)."""
-    rows = []
+    post-processing is the step's choice (the best validation patient Dice). Each split is predicted once
+    per flip setting; the post-processings share those predictions."""
+    rows, parts = [], {part: split_rows(slices, split, part) for part in ("val", "test")}
     for step, (model, history) in steps.items():
         minutes = history["seconds"].sum() / 60 if "seconds" in history else np.nan
+        predicted = {(part, flip): scoring.predict(model, part_rows, volumes=volumes if STEPS[step] else None, flip=flip)
+                     for part, part_rows in parts.items() for flip in {flip for flip, _ in POST.values()}}
         for post, (flip, largest) in POST.items():
-            for part in ("val", "test"):
-                scores = post_processed(model, split_rows(slices, split, part), volumes if STEPS[step] else None,
-                                        flip, largest)
-                rows.append({"step": step, "post-processing": post, "split": part, **summary(scores),
-                             "training minutes": minutes})
+            for part, part_rows in parts.items():
+                truth, probabilities = predicted[part, flip]
+                if largest:
+                    probabilities = largest_per_patient(part_rows, probabilities)
+                rows.append({"step": step, "post-processing": post, "split": part,
+                             **summary(scoring.slice_scores(part_rows, truth, probabilities)), "training minutes": minutes})
     table = pd.DataFrame(rows)
     val = table[table.split == "val"]
     chosen = val.loc[val.groupby("step", sort=False)["patient dice"].idxmax(), ["step", "post-processing"]]
