@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export LGG_PROFILE ?= fast
 BOOK_FLAGS := --warningiserror --nitpick --keep-going --all
-PYTEST_FLAGS := tests book/chapters --nbval-lax --nbval-current-env --nbval-cell-timeout=3600
+PYTEST_FLAGS := tests book/chapters book/instructors --nbval-lax --nbval-current-env --nbval-cell-timeout=3600
 
-.PHONY: install book test test-seeds app book-laptop book-full test-full benchmark clean
+.PHONY: install book test test-seeds test-compat app book-laptop book-full test-full benchmark chapter-times clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,15 @@ SEEDS ?= 42 1 2 3 4
 test-seeds: $(STAMP)  ## every chapter once per seed (SEEDS), each training its own models: every check's value, bar and margin
 	$(BIN)/python tests/seed_checks.py --seeds $(SEEDS)
 
+COMPAT := .venv-compat
+test-compat: $(STAMP)  ## the unit tests on the oldest versions pyproject.toml claims, in a second virtual environment (without the app's extra: Streamlit needs a newer protobuf than TensorFlow 2.16 allows; its tests skip)
+	test -x $(COMPAT)/bin/python || $(PYTHON) -m venv $(COMPAT)
+	$(BIN)/python tests/lower_bounds.py > $(COMPAT)/constraints.txt
+	$(COMPAT)/bin/python -m pip install --quiet --upgrade pip
+	$(COMPAT)/bin/python -m pip install --quiet -c $(COMPAT)/constraints.txt -e ".[dev]"
+	$(COMPAT)/bin/python -m pip freeze | grep -i -E "^(tensorflow|keras|numpy|pandas|ipywidgets)=="
+	$(COMPAT)/bin/pytest tests -q
+
 app: $(STAMP)  ## the demo web app on http://localhost:8501 (models from artifacts/<profile>; run `make book` first)
 	$(BIN)/streamlit run lgg_utils/app.py --browser.gatherUsageStats=false --client.toolbarMode=minimal
 
@@ -38,6 +47,9 @@ book-full:  ## the book in the study's settings (for a GPU machine, with LGG_DAT
 
 test-full:  ## the tests in the study's settings (for a GPU machine, with LGG_DATA_DIR set)
 	$(MAKE) test LGG_PROFILE=full
+
+chapter-times: $(STAMP)  ## run and time every notebook from a fresh start (LGG_PROFILE); saves lgg_utils/results/chapter_times.csv
+	$(BIN)/python -m lgg_utils.chapter_times
 
 benchmark: $(STAMP)  ## input pipeline against a UNet training step, in images per second
 	$(BIN)/python -m lgg_utils.benchmark

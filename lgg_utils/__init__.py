@@ -2,6 +2,6 @@
 
 One module per idea: ``config`` (profiles), ``data`` (finding and reading the data), ``splits``
 (patient-level splits), ``augmentation``, ``pipeline`` (tf.data), ``models``, ``losses``, ``metrics``,
-``training``, ``plotting``, ``benchmark`` and ``notebook`` (chapter set-up, showing source).
+``training``, ``plotting``, ``benchmark``, ``chapter_times`` and ``notebook`` (chapter set-up, showing source).
 """
-__version__ = "0.1.0"
+__version__ = "0.2.0"

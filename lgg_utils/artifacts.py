@@ -15,6 +15,7 @@ from pathlib import Path
 
 import keras
 import pandas as pd
+import tensorflow as tf
 
 FILES = ("fingerprint.json", "metrics.json", "history.csv", "model.keras")  # removed in this order
 CONSTANTS = (int, float, str, tuple)  # module constants (upper-case names) whose value a fingerprint records
@@ -90,8 +91,20 @@ def read_fingerprint(folder):
 
 
 def load_model(folder):
-    """The folder's ``model.keras``, loaded in Keras safe mode (a file that carries code is refused)."""
-    return keras.saving.load_model(Path(folder) / "model.keras", compile=False, safe_mode=True)
+    """The folder's ``model.keras``, loaded in Keras safe mode (a file that carries code is refused). A model
+    trained in mixed precision (on a GPU) computes in float32 where no GPU is visible."""
+    model = keras.saving.load_model(Path(folder) / "model.keras", compile=False, safe_mode=True)
+    if not tf.config.list_physical_devices("GPU"):
+        _compute_in_float32(model)
+    return model
+
+
+def _compute_in_float32(model):
+    """Set every layer of ``model`` (and of the models inside it) to compute in float32."""
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            _compute_in_float32(layer)
+        layer.dtype_policy = "float32"
 
 
 def load(folder, expected):
@@ -134,9 +147,10 @@ def classifier_threshold(artifacts):
     return ((read_metrics(Path(artifacts) / "classifier") or {}).get("val") or {}).get("threshold", 0.5)
 
 
-def load_models(artifacts, recipes):
+def load_models(artifacts, recipes, commands=None):
     """The saved models of an artifacts folder whose code is current (``recipes``: name -> recipe), loaded in
-    safe mode; and for each model left out, the reason (no fingerprint, or which function changed since)."""
+    safe mode; and for each model left out, the reason (no fingerprint, or which function changed since) and
+    the command that retrains it (``commands``: name -> command, default ``python -m lgg_utils.training <name>``)."""
     models, stale = {}, {}
     for name, recipe in recipes.items():
         folder = Path(artifacts) / name
@@ -146,7 +160,8 @@ def load_models(artifacts, recipes):
         current = {key: value for key, value in fingerprint(recipe).items() if key in ("code", "keras")}
         differ = changes({key: saved.get(key) for key in current}, current) if saved else ["no fingerprint"]
         if differ:
-            stale[name] = f"{folder} is stale: {', '.join(differ)}. Retrain it (`python -m lgg_utils.training {name}`)."
+            command = (commands or {}).get(name, f"python -m lgg_utils.training {name}")
+            stale[name] = f"{folder} is stale: {', '.join(differ)}. Retrain it (`{command}`)."
         else:
             models[name] = load_model(folder)
     return models, stale

@@ -1,11 +1,13 @@
 """Is the input pipeline fast enough? Its images/s against a training step's, and what TensorFlow's
-deterministic ops cost a training step, each measured in one run.
+deterministic ops cost a training step, each measured in one run; and how long a model would train on a
+Colab T4, estimated from its FLOPs.
 
 Run ``python -m lgg_utils.benchmark`` (honours ``LGG_PROFILE`` and ``LGG_DATA_DIR``), or call
 ``pipeline_report`` from a chapter.
 """
 import time
 
+import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
@@ -68,6 +70,31 @@ def determinism_cost(profile, steps=30, rounds=3):
     table = pd.Series({f"deterministic ops {key}": np.median(values) for key, values in rates.items()},
                       name="images_per_s").rename_axis("UNet training step").to_frame()
     return table.assign(times_off_rate=table.images_per_s / table.images_per_s.iloc[0])
+
+
+T4_FLOPS = 10e12  # FLOP/s a Colab T4 is assumed to sustain in mixed precision: ~15% of its 65 TFLOPS float16 peak
+TRAINING_FLOPS = 3  # a training step costs about three forward passes (forward, and the backward's two products)
+
+
+def forward_flops(model):
+    """FLOPs of one image's forward pass through the model's convolutions and dense layers (2 per
+    multiply-add; batch normalisation, activations and pooling are left out: they are memory-bound)."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            total += forward_flops(layer)
+        elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
+            spatial = layer.input.shape[1:3] if isinstance(layer, keras.layers.Conv2DTranspose) else layer.output.shape[1:3]
+            total += 2 * np.prod(spatial) * np.prod(layer.kernel.shape)
+        elif isinstance(layer, keras.layers.Dense):
+            total += 2 * np.prod(layer.kernel.shape)
+    return int(total)
+
+
+def t4_minutes(model, images, epochs):
+    """Estimated minutes to train ``model`` for ``epochs`` epochs of ``images`` images on a Colab T4 in mixed
+    precision (``T4_FLOPS``): a lower bound for small networks, whose time goes to memory rather than FLOPs."""
+    return TRAINING_FLOPS * forward_flops(model) * images * epochs / T4_FLOPS / 60
 
 
 def main():

@@ -1,8 +1,9 @@
 """Run profiles: one place that says how big, how long and on which data each run is.
 
 ``fast`` runs on two CPU cores in minutes on the bundled sample (CI and the default build),
-``laptop`` uses the whole data set at reduced size on a CPU, ``full`` uses the study's settings on a GPU.
-Pick one with ``LGG_PROFILE``; override single settings with the variables in ``OVERRIDES``.
+``laptop`` uses the whole data set at reduced size on a CPU, ``class`` the whole data set on a GPU in about
+ten minutes a model (a free Colab T4; the default where a GPU is visible), ``full`` the study's settings on
+a GPU. Pick one with ``LGG_PROFILE``; override single settings with the variables in ``OVERRIDES``.
 """
 import dataclasses
 import os
@@ -38,9 +39,13 @@ PROFILES = {
                     split_seed=42),  # the sample's 7 patients: one held-out split for every seed (make test-seeds)
     "laptop": Profile("laptop", "CPU, the whole data set at reduced size and width",
                       image_size=128, width=0.25, epochs=30, batch_size=16, patients=None, patience=8),
+    "class": Profile("class", "GPU in class (a free Colab T4), the whole data set, about ten minutes a model",
+                     image_size=192, width=0.5, epochs=40, batch_size=32, patients=None, patience=10),
     "full": Profile("full", "GPU, the study's settings (256x256, full widths, long training)",
                     image_size=256, width=1.0, epochs=200, batch_size=16, patients=None, patience=20),
 }
+
+DRIVE = Path("/content/drive/MyDrive")  # where Colab mounts Google Drive (``google.colab.drive.mount``)
 
 # Environment variable -> Profile field it overrides.
 OVERRIDES = {
@@ -67,15 +72,23 @@ def gpu_available():
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-def profile_name(env=None):
-    """The active profile's name: ``LGG_PROFILE``, else ``full`` with a GPU and ``fast`` without."""
+def profile_choice(env=None):
+    """The active profile's name and why it was chosen: ``LGG_PROFILE``, else ``class`` with a GPU and ``fast``
+    without."""
     env = os.environ if env is None else env
     name = env.get("LGG_PROFILE", "").strip().lower()
     if not name:
-        return "full" if gpu_available() else "fast"
+        if gpu_available():
+            return "class", "a GPU is visible (LGG_PROFILE=full gives the study's settings)"
+        return "fast", "no GPU is visible (LGG_PROFILE=laptop trains on the whole data set on this CPU)"
     if name not in PROFILES:
         raise ValueError(f"LGG_PROFILE={name!r} is not a profile: use one of {', '.join(PROFILES)}.")
-    return name
+    return name, f"LGG_PROFILE={name}"
+
+
+def profile_name(env=None):
+    """The active profile's name (``profile_choice``)."""
+    return profile_choice(env)[0]
 
 
 def _parse(variable, field, text):
@@ -106,10 +119,19 @@ def project_root(start=None):
     return next((p for p in (start, *start.parents) if (p / "_toc.yml").is_file()), None)
 
 
+def colab_drive():
+    """The course's folder on Google Drive (``DRIVE/lgg-course``) when running in Colab with Drive mounted, else None."""
+    return DRIVE / "lgg-course" if in_colab() and DRIVE.is_dir() else None
+
+
 def artifacts_root(env=None):
-    """Where every profile's artifacts live: ``LGG_ARTIFACTS_DIR`` or ``artifacts/`` in the checkout."""
+    """Where every profile's artifacts live: ``LGG_ARTIFACTS_DIR``, else on Google Drive in Colab when it is
+    mounted (so models outlive the runtime), else ``artifacts/`` in the checkout."""
     env = os.environ if env is None else env
-    return Path(env.get("LGG_ARTIFACTS_DIR") or (project_root() or Path.cwd()) / "artifacts")
+    if env.get("LGG_ARTIFACTS_DIR"):
+        return Path(env["LGG_ARTIFACTS_DIR"])
+    drive = colab_drive()
+    return drive / "artifacts" if drive else (project_root() or Path.cwd()) / "artifacts"
 
 
 def artifacts_dir(profile, env=None):

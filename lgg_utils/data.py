@@ -15,6 +15,8 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
+from .config import colab_drive
+
 SAMPLE_DIR = Path(__file__).parent / "sample" / "kaggle_3m"
 KAGGLE_DATASET = "mateuszbuda/lgg-mri-segmentation"
 SLICE_SIZE = (256, 256)  # (height, width) of every slice in the public data set
@@ -54,11 +56,16 @@ def find_data_dir(path=None, env=None):
 
 
 def download_kaggle():
-    """Download the Kaggle copy with ``kagglehub`` (Colab, online machines); set and return ``LGG_DATA_DIR``."""
+    """Download the Kaggle copy with ``kagglehub`` (Colab, online machines) into its cache, which is reused on
+    the next call (in Colab with Google Drive mounted, the cache lives on Drive, so it outlives the runtime);
+    set and return ``LGG_DATA_DIR``."""
     try:
         import kagglehub
     except ImportError:
         raise ImportError("download_kaggle() needs kagglehub: run `pip install kagglehub` first.") from None
+    drive = colab_drive()
+    if drive:
+        os.environ.setdefault("KAGGLEHUB_CACHE", str(drive / "kagglehub"))  # read by kagglehub at each download
     root = Path(kagglehub.dataset_download(KAGGLE_DATASET))
     found = sorted(root.rglob("data.csv"))
     if not found:

@@ -4,8 +4,8 @@ evaluation chapter uses.
     python -m lgg_utils.evaluate --data DIR --artifacts DIR [--out DIR] [--force] [--flip] [--largest-component]
 
 Patient by patient, the slices are loaded once and every saved model predicts them: each segmenter alone
-and in the cascade (the classifier gates it, ``scoring.gate``); chapter 8's UNet (``VOLUME_UNET``) gets
-the patient's intensities prepared per volume. Model time is measured on images
+and in the cascade (the classifier gates it, ``scoring.gate``); chapter 8's UNets (``recipe.STEPS``) trained on
+intensities prepared per volume get the patient's intensities prepared so. Model time is measured on images
 already in memory, so it compares the models, not the disk.
 """
 import argparse
@@ -22,22 +22,23 @@ from tqdm.auto import tqdm
 from . import artifacts, scoring
 from .data import DataError, slice_table
 from .pipeline import load_arrays
-from .recipe import VOLUME_UNET
+from .recipe import STEPS
 from .training import RECIPES, SEGMENTERS
 from .volumes import volume_table
 
-SAVED = {**RECIPES, VOLUME_UNET: RECIPES["unet"]}  # every model an artifacts folder may hold, by its folder
+RECIPE_UNETS = [step.folder for step in STEPS.values() if step.folder]  # chapter 8's UNets, by their folders
+SAVED = {**RECIPES, **dict.fromkeys(RECIPE_UNETS, RECIPES["unet"])}  # every model an artifacts folder may hold
 
 FILES = ("slices.csv", "patients.csv", "summary.json")
 
 
 def load_current_models(folder):
     """The models of an artifacts folder whose fingerprint matches the current code (``artifacts.load_models``),
-    chapter 8's ``VOLUME_UNET`` included; says which were left out as stale, and refuses a folder without a
-    current segmenter."""
-    models, stale = artifacts.load_models(folder, SAVED)
+    chapter 8's UNets included; says which were left out as stale, and refuses a folder without a current
+    segmenter."""
+    models, stale = artifacts.load_models(folder, SAVED, dict.fromkeys(RECIPE_UNETS, "python -m lgg_utils.recipe"))
     for reason in stale.values():
-        print(f"Left out: {reason.replace(f'lgg_utils.training {VOLUME_UNET}', 'lgg_utils.recipe')}")
+        print(f"Left out: {reason}")
     if set(models) <= {"classifier"}:
         raise FileNotFoundError(
             f"No current trained segmenter in {folder}: expected <model>/model.keras for one of "

@@ -10,10 +10,11 @@ import pandas as pd
 import tensorflow as tf
 from IPython.display import Code, display
 
-from . import pipeline, plotting, scoring, training
-from .config import artifacts_dir, get_profile, in_colab
+from . import benchmark, pipeline, plotting, scoring, training
+from .chapter_times import chapter_time
+from .config import artifacts_dir, get_profile, in_colab, profile_choice
 from .data import SAMPLE_DIR, download_kaggle, find_data_dir
-from .splits import course_data
+from .splits import course_data, split_rows
 
 
 def show_source(*objects):
@@ -30,9 +31,9 @@ def profile_table(profile, data_dir):
     return pd.DataFrame({"value": [str(v) for v in settings.values()]}, index=pd.Index(settings, name="setting"))
 
 
-def setup():
-    """Seed everything, apply the figure style, find the data (downloading it in Colab for big profiles), print
-    the devices and the profile.
+def setup(chapter=None):
+    """Seed everything, apply the figure style, find the data (downloading it in Colab for big profiles), say
+    which device and profile run and why, and how long ``chapter`` (its notebook's name) took where measured.
 
     Returns the profile and the data folder.
     """
@@ -45,21 +46,42 @@ def setup():
     data_dir = find_data_dir()
     gpus = tf.config.list_physical_devices("GPU")
     print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, on {f'{len(gpus)} GPU(s)' if gpus else 'the CPU'}.")
-    print(f"Profile '{profile.name}': {profile.description}.")
+    if in_colab() and not gpus:
+        print("Colab: this runtime has no GPU. For the whole data set choose Runtime > Change runtime type > T4 GPU, "
+              "then run the chapter again.")
+    print(f"Profile '{profile.name}', chosen because {profile_choice()[1]}: {profile.description}.")
+    if training.mixed_precision():
+        print("Mixed precision: float16 arithmetic on the GPU, float32 outputs and losses.")
     repeatable = ("deterministic ops, so a rerun on this machine gives the same numbers" if deterministic
                   else "deterministic ops are off on a GPU, so reruns differ slightly")
     print(f"Seed {profile.seed}: {repeatable}.")
     if profile.name != "fast" and data_dir == SAMPLE_DIR:
         print("Warning: this profile is meant for the whole data set, but LGG_DATA_DIR is not set, so the "
               "bundled sample is used and its numbers are not results.")
+    if chapter:
+        took = chapter_time(chapter, profile.name) or f"not measured in the '{profile.name}' profile yet"
+        print(f"Time this chapter takes: {took}. Each training estimates its own time on this machine after its "
+              "first steps.")
     display(profile_table(profile, data_dir))
     return profile, data_dir
 
 
-def setup_course():
-    """``setup``, then the profile's slices and their split by patient: returns the profile, slices and split."""
-    profile, data_dir = setup()
-    return (profile, *course_data(profile, data_dir))
+def setup_course(chapter=None):
+    """``setup``, then the profile's slices and their split by patient: returns the profile, slices and split. On a
+    GPU profile, shows each model's estimated training time on a Colab T4."""
+    profile, data_dir = setup(chapter)
+    slices, split = course_data(profile, data_dir)
+    if profile.name in ("class", "full"):
+        display(t4_table(profile, len(split_rows(slices, split, "train"))))
+    return profile, slices, split
+
+
+def t4_table(profile, images):
+    """Each model's estimated minutes of training on a Colab T4 (``benchmark.t4_minutes``) at most, in the profile."""
+    minutes = {name: benchmark.t4_minutes(training.build(name, profile), images, training.max_epochs(recipe, profile))
+               for name, recipe in training.RECIPES.items()}
+    return pd.Series(minutes, name="T4 minutes, at most").rename_axis("model").to_frame().style.format("{:.0f}").set_caption(
+        f"Estimated from FLOPs: {images} training images, the profile's epochs, {benchmark.T4_FLOPS / 1e12:.0f} TFLOP/s")
 
 
 def layer_table(model):
@@ -97,6 +119,21 @@ def train(name, slices, split, profile):
     return model, history
 
 
+CHAPTER_OF = {"classifier": 2, "unet": 3, "resunet": 4, "vgg19_unet": 5}  # the chapter that trains each model
+
+
+def chapter_models(slices, split, profile):
+    """The models of chapters 2 to 5 and their histories: each loaded where its chapter saved it (and it is
+    current), else trained here, saying so (in Colab, mount Drive so that trained models outlive the session)."""
+    models = {}
+    for name in training.RECIPES:
+        model, history, trained = training.train_model(name, slices, split, profile)
+        models[name] = model, history
+        how = f"trained here (chapter {CHAPTER_OF.get(name, '2 to 5')} had not saved it for this profile and code)"
+        print(f"{name}: {how if trained else 'loaded'}, {len(history)} epochs.")
+    return models
+
+
 def show_curves(name, history, profile):
     """Plot model ``name``'s loss and metric per epoch, the kept epoch marked (one figure: the cell's only rich
     output, so a figure caption fits it; the training cell also shows the recipe and a progress bar)."""
@@ -132,9 +169,12 @@ def show_predictions(model, rows):
 
 def save_scores(name, model, slices, split, profile):
     """Score ``model`` on the validation and test patients, save the scores beside it (``metrics.json``, for
-    the evaluation chapter and the app), and show them beside the study's."""
+    the evaluation chapter and the app), and show them beside the study's (in the ``fast`` profile, saying
+    that they come from one or two patients)."""
+    caveat = (": one or two patients of the bundled sample, so they show that the code works, not how good the "
+              "model is" if profile.name == "fast" else "")
     return scoring.study_table(name, training.score_and_save(name, model, slices, split, profile)).style.format("{:.3f}", na_rep="").set_caption(
-        f"{model.name}: our validation and test scores (profile {profile.name}) and the study's")
+        f"{model.name}: our validation and test scores (profile {profile.name}{caveat}) and the study's")
 
 
 def per_class_table(truth, predicted, caption):

@@ -68,11 +68,12 @@ def with_target(image, mask, target):
     return image, {"mask": mask, "label": label, "both": (mask, label)}[target]
 
 
-def make_dataset(slices, size, batch_size, training=False, target="mask", seed=42, augmentation=True,
+def make_dataset(slices, size, batch_size, training=False, target="mask", seed=42, augmentation=augment,
                  tumour_share=None, volumes=None):
     """A batched dataset over the rows of a slice table (``image_path``, ``mask_path``).
 
-    Training datasets are shuffled each epoch and (if ``augmentation``) augmented; with ``tumour_share``
+    Training datasets are shuffled each epoch and augmented by ``augmentation`` (a function of image, mask and
+    seed, like ``augmentation.augment``; None or False: not augmented); with ``tumour_share``
     they draw tumour slices with that probability (an epoch stays ``len(slices)`` slices long).
     Evaluation datasets keep the table's order so predictions line up with its rows. With ``volumes``
     (``volumes.volume_table``) intensities are prepared per patient volume, else divided by 255.
@@ -92,7 +93,7 @@ def make_dataset(slices, size, batch_size, training=False, target="mask", seed=4
     data = data.map(lambda i, m, s: (*to_float(i, m, s), s), num_parallel_calls=AUTOTUNE)
     if training and augmentation:
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-        data = tf.data.Dataset.zip(data, seeds).map(lambda t, s: (*augment(t[0], t[1], s), t[2]),
+        data = tf.data.Dataset.zip(data, seeds).map(lambda t, s: (*augmentation(t[0], t[1], s), t[2]),
                                                     num_parallel_calls=AUTOTUNE)
     data = data.map(lambda i, m, s: with_target(standardise(i, s), m, target), num_parallel_calls=AUTOTUNE)
     return data.batch(batch_size).prefetch(AUTOTUNE)

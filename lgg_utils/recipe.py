@@ -8,12 +8,15 @@ The laptop profile's table ships with the package (``LAPTOP_RESULTS``), so every
 it; it was written by ``LGG_PROFILE=laptop python -m lgg_utils.recipe --out lgg_utils/results/laptop_recipe.csv``.
 """
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from . import scoring, training
+from .augmentation import augment, flip
 from .config import artifacts_dir
 from .pipeline import load_arrays
 from .plotting import FLAIR
@@ -22,10 +25,30 @@ from .volumes import volume_table
 
 LAPTOP_RESULTS = Path(__file__).parent / "results" / "laptop_recipe.csv"
 BACKGROUND = 0.05  # FLAIR (divided by 255) at or below this is outside the brain, for the intensity figure
-VOLUME_UNET = "unet_volume"  # the artifact of the UNet trained on intensities per volume, beside chapter 3's
-STEPS = {"study recipe": False, "+ intensities per volume": True}  # step -> intensities prepared per volume
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the recipe: chapter 3's UNet trained with some ingredients changed."""
+
+    folder: str | None  # its artifact beside chapter 3's (None: chapter 3's UNet itself)
+    per_volume: bool = False  # intensities prepared per patient volume
+    augmentation: Callable = augment  # training augmentation (``pipeline.make_dataset``)
+
+
+STEPS = {"study recipe": Step(None),
+         "+ intensities per volume": Step("unet_volume", per_volume=True),
+         "+ flip augmentation only": Step("unet_volume_flips", per_volume=True, augmentation=flip)}
 POST = {"as predicted": (False, False), "largest component": (False, True),  # name -> (flip, largest component)
         "flip + largest component": (True, True)}
+
+
+def steps_table():
+    """The steps for the reader: each one's artifact folder, intensities and training augmentation function."""
+    return pd.DataFrame({name: {"artifact folder": step.folder or "unet (chapter 3's)",
+                                "intensities": "per patient volume" if step.per_volume else "divided by 255",
+                                "augmentation": f"{step.augmentation.__module__.split('.')[-1]}.{step.augmentation.__name__}"}
+                         for name, step in STEPS.items()}).T.rename_axis("step")
 
 
 def brain_intensities(slices, volumes, size, patients):
@@ -42,14 +65,15 @@ def brain_intensities(slices, volumes, size, patients):
 
 
 def train_steps(slices, split, profile, volumes):
-    """Each step's trained UNet and history: the study recipe's is chapter 3's UNet, the one on intensities per
-    volume is saved beside it as ``VOLUME_UNET`` (the evaluation command scores it too)."""
+    """Each step's trained UNet and history: the study recipe's is chapter 3's UNet, the others are saved beside
+    it in their ``Step.folder`` (the evaluation command scores them too)."""
     steps = {}
-    for step, per_volume in STEPS.items():
-        folder = artifacts_dir(profile) / VOLUME_UNET if per_volume else None
+    for name, step in STEPS.items():
+        folder = step.folder and artifacts_dir(profile) / step.folder
         model, history, _ = training.train_model("unet", slices, split, profile, folder=folder,
-                                                 volumes=volumes if per_volume else None)
-        steps[step] = model, history
+                                                 volumes=volumes if step.per_volume else None,
+                                                 augmentation=step.augmentation)
+        steps[name] = model, history
     return steps
 
 
@@ -61,30 +85,43 @@ def largest_per_patient(rows, probabilities):
     return kept
 
 
-def summary(scores):
+def summary(patients, scores):
     """Per-patient 3-D Dice (mean and 95% bootstrap interval), tumour-slice Dice and slice errors."""
-    patients = scoring.patient_scores(scores)
     low, high = scoring.bootstrap_ci(patients.dice)
     return {"patient dice": patients.dice.mean(), "ci low": low, "ci high": high,
             "tumour-slice dice": scores.dice[scores.tumour].mean(), **scoring.slice_errors(scores)}
 
 
+def paired_gain(dice, baseline):
+    """The mean per-patient gain of ``dice`` over ``baseline`` (two Series indexed by patient, the same
+    patients) and its 95% bootstrap interval: the fair comparison of two models scored on the same patients."""
+    gain = dice - baseline.reindex(dice.index)
+    low, high = scoring.bootstrap_ci(gain)
+    return {"gain": gain.mean(), "gain low": low, "gain high": high}
+
+
 def score_steps(steps, slices, split, volumes):
-    """A row per step, post-processing and split (val, test): ``summary``, training minutes, and whether the
-    post-processing is the step's choice (the best validation patient Dice). Each split is predicted once
-    per flip setting; the post-processings share those predictions."""
-    rows, parts = [], {part: split_rows(slices, split, part) for part in ("val", "test")}
+    """A row per step, post-processing and split (val, test): ``summary``, the paired gain over the first step
+    with the same post-processing (``paired_gain``), training minutes, and whether the post-processing is the
+    step's choice (the best validation patient Dice). Each split is predicted once per flip setting; the
+    post-processings share those predictions."""
+    rows, dice, parts = [], {}, {part: split_rows(slices, split, part) for part in ("val", "test")}
+    first = next(iter(steps))
     for step, (model, history) in steps.items():
         minutes = history["seconds"].sum() / 60 if "seconds" in history else np.nan
-        predicted = {(part, flip): scoring.predict(model, part_rows, volumes=volumes if STEPS[step] else None, flip=flip)
-                     for part, part_rows in parts.items() for flip in {flip for flip, _ in POST.values()}}
-        for post, (flip, largest) in POST.items():
+        predicted = {(part, mirror): scoring.predict(model, part_rows, volumes=volumes if STEPS[step].per_volume else None,
+                                                     flip=mirror)
+                     for part, part_rows in parts.items() for mirror in {mirror for mirror, _ in POST.values()}}
+        for post, (mirror, largest) in POST.items():
             for part, part_rows in parts.items():
-                truth, probabilities = predicted[part, flip]
+                truth, probabilities = predicted[part, mirror]
                 if largest:
                     probabilities = largest_per_patient(part_rows, probabilities)
-                rows.append({"step": step, "post-processing": post, "split": part,
-                             **summary(scoring.slice_scores(part_rows, truth, probabilities)), "training minutes": minutes})
+                scores = scoring.slice_scores(part_rows, truth, probabilities)
+                patients = scoring.patient_scores(scores)
+                dice[step, post, part] = patients.dice
+                rows.append({"step": step, "post-processing": post, "split": part, **summary(patients, scores),
+                             **paired_gain(patients.dice, dice[first, post, part]), "training minutes": minutes})
     table = pd.DataFrame(rows)
     val = table[table.split == "val"]
     chosen = val.loc[val.groupby("step", sort=False)["patient dice"].idxmax(), ["step", "post-processing"]]
@@ -97,13 +134,20 @@ def chosen(table, part):
     return table[table.chosen & (table.split == part)].set_index("step")
 
 
+def with_interval(values, low, high, sign=""):
+    """Values with their intervals as text: '0.793 (0.688-0.875)'."""
+    return [f"{v:{sign}.3f} ({lo:{sign}.3f} to {hi:{sign}.3f})" for v, lo, hi in zip(values, low, high)]
+
+
 def view(table):
     """The results for the reader: a row per step and post-processing, the validation and test patients'
-    scores side by side (patient Dice with its 95% interval), the chosen post-processing marked."""
-    table = table.assign(**{"patient dice (95% CI)": [f"{d:.3f} ({lo:.3f}-{hi:.3f})" for d, lo, hi in
-                                                       zip(table["patient dice"], table["ci low"], table["ci high"])]})
+    scores side by side (patient Dice and the paired gain over the study recipe, each with its 95%
+    interval), the chosen post-processing marked."""
+    gain = f"gain over the {table.step.iloc[0]} (95% CI)"
+    table = table.assign(**{"patient dice (95% CI)": with_interval(table["patient dice"], table["ci low"], table["ci high"]),
+                            gain: with_interval(table["gain"], table["gain low"], table["gain high"], sign="+")})
     wide = table.pivot_table(index=["step", "post-processing", "chosen", "training minutes"], columns="split",
-                             values=["patient dice (95% CI)", "tumour-slice dice", "missed tumour slices",
+                             values=["patient dice (95% CI)", gain, "tumour-slice dice", "missed tumour slices",
                                      "false-positive slices"], aggfunc="first", sort=False)
     return wide.swaplevel(axis=1).reindex(columns=["val", "test"], level=0).reset_index(["chosen", "training minutes"])
 

@@ -15,8 +15,10 @@ from tqdm.auto import tqdm
 from tqdm.keras import TqdmCallback
 
 from . import artifacts, losses, models
+from .chapter_times import duration
 from .config import artifacts_dir, in_colab
 from .metrics import dice_metric
+from .augmentation import augment
 from .pipeline import make_dataset
 from .splits import split_rows
 
@@ -49,14 +51,40 @@ class EpochSeconds(keras.callbacks.Callback):
         logs["seconds"] = time.perf_counter() - self.start
 
 
+class TimeEstimate(keras.callbacks.Callback):
+    """Prints, early in the first epoch, how long training will take on this machine: the seconds of the training
+    steps from ``first`` to about ``last`` (after the warm-up of the first steps) times the steps of every epoch."""
+
+    def __init__(self, epochs, first=2, last=12):
+        super().__init__()
+        self.epochs, self.first, self.last = epochs, first, last
+        self.epoch, self.start, self.started, self.said = 0, None, 0, False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        steps = self.params.get("steps")
+        if self.epoch > 0 or not steps:
+            return
+        if self.start is None and batch >= self.first:
+            self.start, self.started = time.perf_counter(), batch
+        elif self.start is not None and batch >= min(self.last, steps - 1) and not self.said:
+            self.said = True
+            seconds = (time.perf_counter() - self.start) / (batch - self.started) * steps * self.epochs
+            faster = "" if tf.config.list_physical_devices("GPU") else "; a GPU is much faster"
+            print(f"Estimated on this machine: {duration(seconds)} for at most {self.epochs} epochs of {steps} steps "
+                  f"(validation not counted; early stopping usually ends sooner). LGG_EPOCHS lowers the epochs{faster}.")
+
+
 def fit(model, train, val, epochs, patience, monitor="val_loss", mode="min", callbacks=(), warmup=0):
     """Train with early stopping on ``monitor`` (best weights restored, from epoch ``warmup`` on); return the
     history as a table (with each epoch's ``seconds``)."""
     stop = keras.callbacks.EarlyStopping(monitor, patience=patience, mode=mode, restore_best_weights=True,
                                          start_from_epoch=warmup)
     history = model.fit(train, validation_data=val, epochs=epochs, verbose=0, shuffle=False,
-                        callbacks=[EpochSeconds(), stop, TqdmCallback(epochs, verbose=0, tqdm_class=tqdm, desc=model.name),
-                                   *callbacks])
+                        callbacks=[EpochSeconds(), TimeEstimate(epochs), stop,
+                                   TqdmCallback(epochs, verbose=0, tqdm_class=tqdm, desc=model.name), *callbacks])
     return pd.DataFrame(history.history).rename_axis("epoch")
 
 
@@ -117,10 +145,22 @@ def pretrained(recipe, profile):
     return models.imagenet(recipe.backbone, allow_download=in_colab())
 
 
+OUTPUTS = {"mask": "mask", "label": "label"}  # each target's output layer (``models.mask_head``, the classifier's head)
+
+
+def mixed_precision():
+    """Use mixed precision (float16 arithmetic, float32 weights) where a GPU is visible: sets Keras' global policy
+    and returns whether it is mixed."""
+    mixed = bool(tf.config.list_physical_devices("GPU"))
+    keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
+    return mixed
+
+
 def build(name, profile, weights=None, recipe=None):
     """The untrained model ``name`` (built by ``recipe``, default its own) at the profile's image size and
     width, initialised from the profile's seed (so it is the model that training starts from); trained with
-    BCE, its mask bias starts at ``models.MASK_PRIOR_LOGIT``."""
+    BCE, its mask bias starts at ``models.MASK_PRIOR_LOGIT``. Under mixed precision its output layer computes
+    in float32 (a float16 sigmoid rounds to exactly 1 above a logit of about 8), so the loss does too."""
     keras.utils.set_random_seed(profile.seed)
     recipe = recipe or RECIPES[name]
     extra = {"weights": weights} if weights else {}
@@ -128,33 +168,60 @@ def build(name, profile, weights=None, recipe=None):
     if recipe.loss in (losses.bce, losses.bce_dice_loss):
         kernel, bias = model.get_layer("mask").get_weights()
         model.get_layer("mask").set_weights([kernel, np.full_like(bias, models.MASK_PRIOR_LOGIT)])
+    model.get_layer(OUTPUTS[recipe.target]).dtype_policy = "float32"  # a no-op without mixed precision
     return model
 
 
-def train_model(name, slices, split, profile, folder=None, recipe=None, volumes=None):
+def replica_devices():
+    """The devices one training is spread over: every GPU where there are several, else none (one device)."""
+    gpus = [device.name for device in tf.config.list_logical_devices("GPU")]
+    return gpus if len(gpus) > 1 else []
+
+
+def distribution(devices):
+    """``tf.distribute.MirroredStrategy`` over ``devices`` (a copy of the model on each, gradients averaged)
+    where there are several, else the default strategy; says so, with the global batch and learning rate."""
+    if len(devices) < 2:
+        return tf.distribute.get_strategy()
+    print(f"Training on {len(devices)} devices ({', '.join(devices)}) with MirroredStrategy: each takes the profile's "
+          "batch, so the global batch is that many times larger; the learning rate is left as the recipe gives it.")
+    return tf.distribute.MirroredStrategy(devices)
+
+
+def train_model(name, slices, split, profile, folder=None, recipe=None, volumes=None, augmentation=augment):
     """The trained model ``name``, its history, and whether it was trained now: loaded from ``folder`` (default
     the profile's artifacts folder for ``name``) when its fingerprint matches, else trained on the train split
     (early stopping on validation loss, best weights) and saved there. ``recipe`` replaces the model's own
     (``RECIPES[name]``), e.g. to try another loss; ``volumes`` (``volumes.volume_table``) prepares
-    intensities per patient volume."""
+    intensities per patient volume; ``augmentation`` replaces chapter 1's (``pipeline.make_dataset``)."""
     recipe = recipe or RECIPES[name]
     folder = folder or artifacts_dir(profile) / name
+    mixed_precision()
     weights = pretrained(recipe, profile)
-    per_volume = {} if volumes is None else {"volumes": volumes}
+    policy, replicas = keras.mixed_precision.global_policy().name, len(replica_devices()) or 1
+    options = {**({} if volumes is None else {"volumes": volumes}),  # recorded only when used: older artifacts stay valid
+               **({} if augmentation is augment else {"augmentation": {"function": artifacts.describe(augmentation),
+                                                                      "code": artifacts.code_hashes(augmentation)}}),
+               **({} if policy == "float32" else {"precision": policy}),
+               **({} if replicas == 1 else {"replicas": replicas})}
     record = artifacts.fingerprint(recipe, model=name, profile=profile, weights=weights, split=split, slices=len(slices),
-                                   **per_volume)
+                                   **options)
     saved = artifacts.load(folder, record)
     if saved is not None:
         return (*saved, False)
     if (Path(folder) / "model.keras").exists():
         changed = ", ".join(artifacts.changes(artifacts.read_fingerprint(folder), record)) or "an interrupted save"
         print(f"{folder} is stale ({changed} changed since it was trained): retraining and replacing it.")
-    train = make_dataset(split_rows(slices, split, "train"), profile.image_size, profile.batch_size, training=True,
-                         target=recipe.target, seed=profile.seed, tumour_share=recipe.tumour_share, volumes=volumes)
-    val = make_dataset(split_rows(slices, split, "val"), profile.image_size, profile.batch_size, target=recipe.target,
+    strategy = distribution(replica_devices())
+    batch_size = profile.batch_size * strategy.num_replicas_in_sync
+    train = make_dataset(split_rows(slices, split, "train"), profile.image_size, batch_size, training=True,
+                         target=recipe.target, seed=profile.seed, tumour_share=recipe.tumour_share, volumes=volumes,
+                         augmentation=augmentation)
+    val = make_dataset(split_rows(slices, split, "val"), profile.image_size, batch_size, target=recipe.target,
                        volumes=volumes)
-    model = build(name, profile, weights, recipe)
-    compile_model(model, recipe.loss, [METRICS[recipe.metric]()], recipe.learning_rate)
+    with strategy.scope():
+        model = build(name, profile, weights, recipe)
+        compile_model(model, recipe.loss, [METRICS[recipe.metric]()], recipe.learning_rate)
     schedule = keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.5, patience=max(1, profile.patience // 2))
     history = fit(model, train, val, max_epochs(recipe, profile), profile.patience, callbacks=[schedule],
                   warmup=warmup(recipe, profile))

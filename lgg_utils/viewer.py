@@ -55,16 +55,17 @@ class Viewer:
 
     def on_upload(self, change):
         """Run the cascade on an uploaded image; a file that is not an image gets a message, not an error."""
-        if not change["new"]:
+        upload = first_upload(change["new"])
+        if upload is None:
             return None
-        upload = change["new"][0]
+        name, content = upload
         try:
-            image, notes = demo.read_upload(bytes(upload["content"]), upload["name"])
+            image, notes = demo.read_upload(content, name)
         except demo.UploadError as err:
             self.result = None
             self._render(None, [f"<b>Cannot use this file.</b> {html.escape(str(err))}"])
             return None
-        return self.show(image, None, upload["name"], notes)
+        return self.show(image, None, name, notes)
 
     def show(self, image, truth, title, notes=()):
         """Analyse one image and show the three panels, the counts and any notes."""
@@ -83,3 +84,14 @@ class Viewer:
         if figure is not None:
             self.out.append_display_data(figure)
         self.out.append_display_data(HTML("<br>".join(lines)))
+
+
+def first_upload(value):
+    """The first uploaded file's name and bytes from a ``FileUpload`` value in either format: ipywidgets 8's tuple
+    of dicts (``name``, ``content``, ...) or ipywidgets 7's dict name -> {``metadata``, ``content``}; None when empty."""
+    if not value:
+        return None
+    if isinstance(value, dict):
+        name, upload = next(iter(value.items()))
+        return name, bytes(upload["content"])
+    return value[0]["name"], bytes(value[0]["content"])

@@ -4,7 +4,7 @@ Each seed trains its own models (artifacts under ``--out``) in the active profil
 appends its value and bar to that seed's log. The table says, per check, the value for each seed, the bar,
 and the smallest margin: a check whose smallest margin is near zero fails on some machine or seed.
 
-    python tests/seed_checks.py [--seeds 42 1 2 3 4] [--out seed-checks]
+    python tests/seed_checks.py [--seeds 42 1 2 3 4] [--out seed-checks] [--notebooks book/chapters/08_recipe.ipynb ...]
 """
 import argparse
 import json
@@ -21,15 +21,16 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_chapters(seed, folder):
-    """Run the chapters under nbval with ``LGG_SEED=seed``; return the check log and the failed cells."""
+def run_chapters(seed, folder, notebooks=("book/chapters",)):
+    """Run the chapters (``notebooks``: files or folders) under nbval with ``LGG_SEED=seed``; return the check log
+    and the failed cells."""
     folder.mkdir(parents=True, exist_ok=True)
     log, junit = folder / "checks.jsonl", folder / "junit.xml"
     log.unlink(missing_ok=True)
     env = {**os.environ, "LGG_SEED": str(seed), "LGG_ARTIFACTS_DIR": str(folder / "artifacts"),
            "LGG_CHECK_LOG": str(log)}
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pytest", "book/chapters", "--nbval-lax", "--nbval-current-env",
+    subprocess.run([sys.executable, "-m", "pytest", *notebooks, "--nbval-lax", "--nbval-current-env",
                     "--nbval-cell-timeout=3600", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}"],
                    cwd=ROOT, env=env, check=False)
     minutes = (time.perf_counter() - start) / 60
@@ -68,8 +69,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 1, 2, 3, 4])
     parser.add_argument("--out", type=Path, default=ROOT / "seed-checks")
+    parser.add_argument("--notebooks", nargs="+", default=["book/chapters"], help="notebooks or folders (default: every chapter)")
     args = parser.parse_args(argv)
-    runs = [run_chapters(seed, args.out / f"seed-{seed}") for seed in args.seeds]
+    runs = [run_chapters(seed, args.out / f"seed-{seed}", args.notebooks) for seed in args.seeds]
     table = seed_table(pd.concat([checks for checks, *_ in runs], ignore_index=True))
     scores = pd.DataFrame({seed: scores for seed, (*_, scores) in zip(args.seeds, runs)}).round(3)
     summary = pd.DataFrame({"minutes": [round(m, 1) for _, _, m, _ in runs],

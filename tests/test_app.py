@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from streamlit.testing.v1 import AppTest
+
+AppTest = pytest.importorskip("streamlit.testing.v1", reason="the app's extra (streamlit) is not installed").AppTest
 
 import browser
 from conftest import save_as_trained

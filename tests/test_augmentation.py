@@ -60,3 +60,22 @@ def test_channel_gain_scales_each_channel_by_one_factor():
     ratios = out / image.numpy()
     for c in range(3):
         assert np.allclose(ratios[..., c], ratios[0, 0, c]) and 0.9 <= ratios[0, 0, c] <= 1.1
+
+
+def test_geometric_augmentation_moves_image_and_mask_together_and_keeps_the_mask_binary():
+    image = np.zeros((32, 32, 3), np.float32)
+    mask = np.zeros((32, 32, 1), np.float32)
+    image[10:20, 12:22], mask[10:20, 12:22] = 0.8, 1
+    for seed in range(5):
+        out_image, out_mask = (t.numpy() for t in augmentation.geometric(image, mask, tf.constant([seed, 3])))
+        bright, inside = out_image[..., 0] > 0.4, out_mask[..., 0] == 1
+        assert set(np.unique(out_mask)) <= {0.0, 1.0}
+        assert (bright & inside).sum() / (bright | inside).sum() > 0.9
+        assert 0.8 * 100 < inside.sum() < 1.2 * 100  # at most 5% larger or smaller per side
+
+
+def test_no_rotation_and_no_scaling_changes_nothing():
+    image = np.random.default_rng(0).random((16, 16, 3)).astype(np.float32)
+    mask = (image[..., :1] > 0.5).astype(np.float32)
+    out_image, out_mask = augmentation.rotate_scale(image, mask, tf.constant([1, 1]), degrees=0.0, scale=0.0)
+    assert np.allclose(out_image, image) and np.array_equal(out_mask, mask)

@@ -25,3 +25,17 @@ def test_determinism_cost_times_a_step_with_deterministic_ops_off_and_on_and_res
     assert (table.images_per_s > 0).all()
     assert table.times_off_rate.iloc[1] == pytest.approx(table.images_per_s.iloc[1] / table.images_per_s.iloc[0])
     assert is_op_determinism_enabled() == before
+
+
+def test_forward_flops_count_two_per_multiply_add():
+    import keras
+
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same")(inputs)
+    x = keras.layers.Conv2DTranspose(2, 2, strides=2)(x)
+    outputs = keras.layers.Dense(5)(keras.layers.Flatten()(x))
+    model = keras.Model(inputs, outputs)
+    expected = 2 * 64 * 3 * 3 * 3 * 4 + 2 * 64 * 2 * 2 * 4 * 2 + 2 * 16 * 16 * 2 * 5
+    assert benchmark.forward_flops(model) == expected
+    assert benchmark.t4_minutes(model, images=1000, epochs=10) == pytest.approx(
+        3 * expected * 1000 * 10 / benchmark.T4_FLOPS / 60)

@@ -10,6 +10,8 @@ from lgg_utils import config
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "book" / "chapters").glob("*.ipynb"))
+SOLUTIONS = ROOT / "book" / "instructors" / "solutions.ipynb"
+NOTEBOOKS = CHAPTERS + [SOLUTIONS]
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 
 
@@ -19,7 +21,7 @@ def toc_files():
     return [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_is_stored_without_outputs(path):
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
@@ -37,12 +39,31 @@ def test_chapter_is_in_the_toc_and_opens_in_colab(path):
     assert badge in nb.cells[0].source, f"{path.name}: the first cell needs the Colab badge {badge}"
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def package_version():
+    """The version pyproject.toml gives the course package."""
+    return re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), flags=re.M).group(1)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_chapter_sets_itself_up_and_prints_the_profile_first(path):
     nb = nbformat.read(path, as_version=4)
     first_code = next(cell.source for cell in nb.cells if cell.cell_type == "code")
     assert '"google.colab" in sys.modules' in first_code and CONFIG["repository"]["url"] in first_code
-    assert "setup()" in first_code or "setup_course()" in first_code
+    assert f'setup("{path.stem}")' in first_code or f'setup_course("{path.stem}")' in first_code
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_colab_installs_the_pinned_release_without_the_app(path):
+    first_code = next(cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code")
+    installs = re.findall(r"%pip install (.*)", first_code)
+    assert installs == [f'-q "lgg-course[colab] @ git+{CONFIG["repository"]["url"]}@v{package_version()}"'], installs
+    assert 'drive.mount("/content/drive")' in first_code  # offered, commented out: the student chooses
+
+
+def test_the_package_says_the_version_pyproject_gives():
+    import lgg_utils
+
+    assert lgg_utils.__version__ == package_version()
 
 
 def test_every_toc_entry_exists():
@@ -51,7 +72,7 @@ def test_every_toc_entry_exists():
 
 
 def test_intro_profile_table_matches_the_profiles():
-    rows = re.findall(r"^\| (fast|laptop|full) \|.*\| (\d+) \| ([\d.]+) \| (\d+) \| (\d+) \| (\d+) \|$",
+    rows = re.findall(r"^\| (fast|laptop|class|full) \|.*\| (\d+) \| ([\d.]+) \| (\d+) \| (\d+) \| (\d+) \|$",
                       (ROOT / "book" / "intro.md").read_text(), flags=re.M)
     assert len(rows) == len(config.PROFILES)
     for name, size, width, epochs, batch, patience in rows:
@@ -102,3 +123,22 @@ def test_chapter_asks_concept_questions_that_the_instructors_pages_answer(path):
     answers = re.findall(r"^(\d+)\. \*\*", answers_page.read_text(), flags=re.M)
     assert len(questions) >= 8 and questions == answers, (questions, answers)
     assert f"book/instructors/answers_{path.name[:2]}" in (ROOT / "_toc.yml").read_text()
+
+
+def exercises(path):
+    """A chapter's exercises: number -> text."""
+    text = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "markdown")
+    section = text.split("## Exercises", 1)[1].split("\n## ", 1)[0]
+    return dict(re.findall(r"^(\d+)\. (.*?)(?=^\d+\. |\Z)", section, flags=re.M | re.S))
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_exercise_says_what_to_expect_and_the_solutions_carry_out_its_check(path):
+    found = exercises(path)
+    assert len(found) >= 3 and all("*Expected:*" in text for text in found.values()), path.name
+    headings = [cell.source for cell in nbformat.read(SOLUTIONS, as_version=4).cells if cell.cell_type == "markdown"]
+    solved = {number for text in headings
+              for numbers in re.findall(rf"^## Chapter {int(path.name[:2])}, exercises? ([\d and,]+):", text, flags=re.M)
+              for number in re.findall(r"\d+", numbers)}
+    assert solved == {number for number, text in found.items() if "*Check:*" in text}, (path.name, solved)
+    assert "book/instructors/solutions" in (ROOT / "_toc.yml").read_text()

@@ -3,11 +3,31 @@ import pytest
 from lgg_utils import config
 
 
-def test_unset_profile_is_fast_without_gpu_and_full_with_one(monkeypatch):
+def test_unset_profile_is_fast_without_gpu_and_class_with_one_and_says_why(monkeypatch):
     monkeypatch.setattr(config, "gpu_available", lambda: False)
-    assert config.profile_name({}) == "fast"
+    name, reason = config.profile_choice({})
+    assert name == "fast" and "no GPU" in reason and "LGG_PROFILE=laptop" in reason
     monkeypatch.setattr(config, "gpu_available", lambda: True)
-    assert config.profile_name({}) == "full"
+    name, reason = config.profile_choice({})
+    assert name == "class" and "GPU is visible" in reason and "LGG_PROFILE=full" in reason
+    assert config.profile_choice({"LGG_PROFILE": "full"}) == ("full", "LGG_PROFILE=full")
+
+
+def test_artifacts_live_on_drive_in_colab_when_it_is_mounted(monkeypatch, tmp_path):
+    monkeypatch.setattr(config, "DRIVE", tmp_path / "MyDrive")
+    monkeypatch.setattr(config, "in_colab", lambda: True)
+    assert config.colab_drive() is None and config.artifacts_root({}) != tmp_path / "MyDrive" / "lgg-course" / "artifacts"
+    (tmp_path / "MyDrive").mkdir()
+    assert config.artifacts_root({}) == tmp_path / "MyDrive" / "lgg-course" / "artifacts"
+    assert config.artifacts_root({"LGG_ARTIFACTS_DIR": str(tmp_path / "mine")}) == tmp_path / "mine"
+    monkeypatch.setattr(config, "in_colab", lambda: False)  # a local folder of that name is not Colab's Drive
+    assert config.colab_drive() is None
+
+
+def test_the_class_profile_sits_between_laptop_and_full():
+    laptop, lesson, full = (config.PROFILES[n] for n in ("laptop", "class", "full"))
+    assert laptop.image_size < lesson.image_size <= full.image_size and laptop.width < lesson.width < full.width
+    assert lesson.patients is None and lesson.epochs < full.epochs
 
 
 def test_named_profile_wins_over_gpu_detection(monkeypatch):
@@ -16,7 +36,7 @@ def test_named_profile_wins_over_gpu_detection(monkeypatch):
 
 
 def test_unknown_profile_names_the_choices():
-    with pytest.raises(ValueError, match="fast, laptop, full"):
+    with pytest.raises(ValueError, match="fast, laptop, class, full"):
         config.profile_name({"LGG_PROFILE": "huge"})
 
 

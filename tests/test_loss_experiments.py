@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lgg_utils import artifacts, loss_experiments, losses, training
+from lgg_utils import artifacts, loss_experiments, losses
 
 
 def test_disc_draws_the_tumour_and_a_prediction_of_the_asked_size():

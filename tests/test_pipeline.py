@@ -89,3 +89,22 @@ def test_volume_statistics_z_score_each_patient_and_need_every_patient(sample_sl
     assert np.allclose(images.mean(axis=(0, 1, 2)), 0, atol=0.1) and np.allclose(images.std(axis=(0, 1, 2)), 1, atol=0.1)
     with pytest.raises(ValueError, match="No volume statistics for patient"):
         pipeline.load_arrays(sample_slices, 32, volumes=table)
+
+
+@pytest.mark.parametrize("off", [None, False])
+def test_training_without_augmentation_shows_the_slices_unchanged(sample_slices, off):
+    rows = sample_slices.iloc[:16]
+    plain = pipeline.make_dataset(rows, 32, 16)
+    shuffled = pipeline.make_dataset(rows, 32, 16, training=True, augmentation=off)
+    key = lambda images: np.sort(images.numpy().reshape(len(images), -1).sum(axis=1))  # order-free
+    assert np.allclose(key(next(iter(plain))[0]), key(next(iter(shuffled))[0]))
+
+
+def test_another_augmentation_function_replaces_chapter_1s(sample_slices):
+    from lgg_utils import augmentation
+
+    rows = sample_slices.iloc[:16]
+    flipped = pipeline.make_dataset(rows, 32, 16, training=True, augmentation=augmentation.flip)
+    plain = pipeline.make_dataset(rows, 32, 16)
+    key = lambda images: np.sort(images.numpy().reshape(len(images), -1).sum(axis=1))  # a flip keeps each sum
+    assert np.allclose(key(next(iter(plain))[0]), key(next(iter(flipped))[0]), atol=1e-3)

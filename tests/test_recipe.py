@@ -37,6 +37,21 @@ def test_every_step_is_scored_on_validation_and_test_with_its_choice_made_on_val
     assert recipe.view(scored).shape[0] == len(recipe.STEPS) * len(recipe.POST)
 
 
+def test_each_step_is_compared_with_the_first_patient_by_patient(scored):
+    first = scored[scored.step == next(iter(recipe.STEPS))]
+    assert (first.gain == 0).all() and (first["gain low"] == 0).all() and (first["gain high"] == 0).all()
+    same_model = scored[scored["post-processing"] == "as predicted"]  # the fixture gives every step one model
+    assert (same_model.gain[same_model.step.map(lambda s: not recipe.STEPS[s].per_volume)] == 0).all()
+
+
+def test_the_paired_gain_is_the_mean_per_patient_difference_with_its_interval():
+    dice = pd.Series({"a": 0.8, "b": 0.6, "c": 0.9})
+    baseline = pd.Series({"c": 0.7, "a": 0.7, "b": 0.6})
+    gain = recipe.paired_gain(dice, baseline)
+    assert gain["gain"] == pytest.approx(0.1) and gain["gain low"] <= 0.1 <= gain["gain high"]
+    assert gain["gain low"] >= 0  # no patient got worse
+
+
 def test_the_shipped_laptop_results_name_the_current_steps():
     laptop = pd.read_csv(recipe.LAPTOP_RESULTS)
     assert set(laptop.step) == set(recipe.STEPS) and set(laptop["post-processing"]) == set(recipe.POST)

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from tensorflow.python.framework.config import is_op_determinism_enabled  # not in the public API
 
-from lgg_utils import config, losses, models, training, volumes
+from lgg_utils import artifacts, config, losses, models, training, volumes
 
 
 def squares(n=64, size=32, seed=0):
@@ -114,3 +114,77 @@ def test_kept_epoch_is_the_best_validation_loss_after_the_warm_up(epochs, kept):
     profile = config.get_profile("fast", env={"LGG_EPOCHS": str(epochs)})  # the classifier: half the epochs
     history = pd.DataFrame({"val_loss": np.r_[np.linspace(0.1, 0.2, 15), [0.5, 0.4, 0.3, 0.35, 0.45]][:max(1, epochs // 2)]})
     assert training.kept_epoch("classifier", history, profile) == kept  # warm-up: 15 of 20 epochs, or all of 1
+
+
+def test_time_estimate_prints_the_whole_training_from_the_first_steps(capsys):
+    model = training.compile_model(models.unet((32, 32, 3), width=0.125), losses.bce_dice_loss)
+    model.fit(squares(n=16 * 8), epochs=1, verbose=0, callbacks=[training.TimeEstimate(epochs=30, first=1, last=5)])
+    out = capsys.readouterr().out
+    assert "Estimated on this machine:" in out and "at most 30 epochs of 8 steps" in out and "LGG_EPOCHS" in out
+
+
+def test_under_mixed_precision_the_model_computes_in_float16_and_its_output_layer_in_float32(tmp_path):
+    profile = config.get_profile("fast")
+    try:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+        model = training.build("unet", profile)
+        model.save(tmp_path / "model.keras")
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert model.get_layer("enc1_conv1").compute_dtype == "float16"
+    output = model(np.zeros((1, 64, 64, 3), "float32"))
+    assert model.get_layer("mask").compute_dtype == "float32" and output.dtype == "float32"
+    loaded = artifacts.load_model(tmp_path)  # no GPU here: the saved float16 layers compute in float32
+    assert {layer.compute_dtype for layer in loaded.layers} == {"float32"}
+
+
+def test_mixed_precision_is_on_exactly_when_a_gpu_is_visible(monkeypatch):
+    try:
+        monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: ["GPU:0"] if kind == "GPU" else [])
+        assert training.mixed_precision() and keras.mixed_precision.global_policy().name == "mixed_float16"
+        monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+        assert not training.mixed_precision() and keras.mixed_precision.global_policy().name == "float32"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def test_a_changed_augmentation_is_recorded_with_its_code(sample_slices, tmp_path):
+    from lgg_utils import augmentation, data, splits
+
+    profile = config.get_profile("fast", env={"LGG_IMAGE_SIZE": "32", "LGG_WIDTH": "0.0625", "LGG_EPOCHS": "1"})
+    split = splits.make_splits(data.patient_table(sample_slices), tmp_path / "splits.csv")
+    training.train_model("resunet", sample_slices, split, profile, tmp_path / "plain")
+    training.train_model("resunet", sample_slices, split, profile, tmp_path / "flips", augmentation=augmentation.flip)
+    assert "augmentation" not in artifacts.read_fingerprint(tmp_path / "plain")
+    recorded = artifacts.read_fingerprint(tmp_path / "flips")["augmentation"]
+    assert recorded["function"] == "lgg_utils.augmentation.flip" and "augmentation.flip" in recorded["code"]
+
+
+MIRRORED = """
+import sys, dataclasses, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from pathlib import Path
+import numpy as np
+from lgg_utils import artifacts, config, data, splits, training
+training.replica_devices = lambda: ["/cpu:0", "/cpu:1"]
+profile = dataclasses.replace(config.PROFILES["fast"], epochs=2, image_size=32)
+slices = data.slice_table(data.SAMPLE_DIR, progress=False)
+split = splits.split_patients(data.patient_table(slices))
+folder = Path(sys.argv[1])
+model, history, trained = training.train_model("unet", slices, split, profile, folder)
+assert trained and len(history) == 2 and np.isfinite(history.loss).all()
+assert artifacts.read_fingerprint(folder)["replicas"] == 2
+images = np.random.default_rng(0).random((4, 32, 32, 3), dtype=np.float32)
+assert np.allclose(model.predict(images, verbose=0), artifacts.load_model(folder).predict(images, verbose=0), atol=1e-5)
+print("mirrored ok")
+"""
+
+
+def test_training_on_two_devices_with_mirrored_strategy_saves_a_model_one_device_loads(tmp_path):
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", MIRRORED, str(tmp_path / "unet")], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0 and "mirrored ok" in run.stdout, run.stderr[-3000:]
+    assert "MirroredStrategy" in run.stdout and "global batch" in run.stdout
