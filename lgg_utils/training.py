@@ -188,6 +188,19 @@ def distribution(devices):
     return tf.distribute.MirroredStrategy(devices)
 
 
+def training_record(name, recipe, profile, weights, split, slices, volumes=None, augmentation=augment):
+    """The fingerprint of a model trained so (``artifacts.fingerprint``): the options that are not the defaults
+    (intensities per volume, another augmentation with its code, mixed precision, several devices) are recorded
+    only when used, so models trained before they existed stay valid."""
+    policy, replicas = keras.mixed_precision.global_policy().name, len(replica_devices()) or 1
+    options = {**({} if volumes is None else {"volumes": volumes}),
+               **({} if augmentation is augment else {"augmentation": {"function": artifacts.describe(augmentation),
+                                                                      "code": artifacts.code_hashes(augmentation)}}),
+               **({} if policy == "float32" else {"precision": policy}),
+               **({} if replicas == 1 else {"replicas": replicas})}
+    return artifacts.fingerprint(recipe, model=name, profile=profile, weights=weights, split=split, slices=slices, **options)
+
+
 def train_model(name, slices, split, profile, folder=None, recipe=None, volumes=None, augmentation=augment):
     """The trained model ``name``, its history, and whether it was trained now: loaded from ``folder`` (default
     the profile's artifacts folder for ``name``) when its fingerprint matches, else trained on the train split
@@ -198,14 +211,7 @@ def train_model(name, slices, split, profile, folder=None, recipe=None, volumes=
     folder = folder or artifacts_dir(profile) / name
     mixed_precision()
     weights = pretrained(recipe, profile)
-    policy, replicas = keras.mixed_precision.global_policy().name, len(replica_devices()) or 1
-    options = {**({} if volumes is None else {"volumes": volumes}),  # recorded only when used: older artifacts stay valid
-               **({} if augmentation is augment else {"augmentation": {"function": artifacts.describe(augmentation),
-                                                                      "code": artifacts.code_hashes(augmentation)}}),
-               **({} if policy == "float32" else {"precision": policy}),
-               **({} if replicas == 1 else {"replicas": replicas})}
-    record = artifacts.fingerprint(recipe, model=name, profile=profile, weights=weights, split=split, slices=len(slices),
-                                   **options)
+    record = training_record(name, recipe, profile, weights, split, len(slices), volumes, augmentation)
     saved = artifacts.load(folder, record)
     if saved is not None:
         return (*saved, False)

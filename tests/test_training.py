@@ -148,16 +148,18 @@ def test_mixed_precision_is_on_exactly_when_a_gpu_is_visible(monkeypatch):
         keras.mixed_precision.set_global_policy("float32")
 
 
-def test_a_changed_augmentation_is_recorded_with_its_code(sample_slices, tmp_path):
-    from lgg_utils import augmentation, data, splits
+def test_options_are_recorded_only_when_used_and_an_augmentation_with_its_code(monkeypatch):
+    from lgg_utils import augmentation
 
-    profile = config.get_profile("fast", env={"LGG_IMAGE_SIZE": "32", "LGG_WIDTH": "0.0625", "LGG_EPOCHS": "1"})
-    split = splits.make_splits(data.patient_table(sample_slices), tmp_path / "splits.csv")
-    training.train_model("resunet", sample_slices, split, profile, tmp_path / "plain")
-    training.train_model("resunet", sample_slices, split, profile, tmp_path / "flips", augmentation=augmentation.flip)
-    assert "augmentation" not in artifacts.read_fingerprint(tmp_path / "plain")
-    recorded = artifacts.read_fingerprint(tmp_path / "flips")["augmentation"]
-    assert recorded["function"] == "lgg_utils.augmentation.flip" and "augmentation.flip" in recorded["code"]
+    profile, recipe = config.get_profile("fast"), training.RECIPES["unet"]
+    plain = training.training_record("unet", recipe, profile, None, pd.Series({"a": "train"}), 10)
+    assert not {"augmentation", "volumes", "precision", "replicas"} & set(plain)
+    flips = training.training_record("unet", recipe, profile, None, pd.Series({"a": "train"}), 10,
+                                     augmentation=augmentation.flip)
+    assert flips["augmentation"]["function"] == "lgg_utils.augmentation.flip"
+    assert "augmentation.flip" in flips["augmentation"]["code"]
+    monkeypatch.setattr(training, "replica_devices", lambda: ["/gpu:0", "/gpu:1"])
+    assert training.training_record("unet", recipe, profile, None, pd.Series({"a": "train"}), 10)["replicas"] == 2
 
 
 MIRRORED = """
