@@ -73,8 +73,9 @@ class TimeEstimate(keras.callbacks.Callback):
             self.said = True
             seconds = (time.perf_counter() - self.start) / (batch - self.started) * steps * self.epochs
             faster = "" if tf.config.list_physical_devices("GPU") else "; a GPU is much faster"
-            print(f"Estimated on this machine: {duration(seconds)} for at most {self.epochs} epochs of {steps} steps "
-                  f"(validation not counted; early stopping usually ends sooner). LGG_EPOCHS lowers the epochs{faster}.")
+            print(f"Estimated on this machine: {duration(seconds)} for the training steps of at most {self.epochs} epochs of "
+                  f"{steps} steps (validation and other work per epoch come on top, most for short epochs; early "
+                  f"stopping usually ends sooner). LGG_EPOCHS lowers the epochs{faster}.")
 
 
 def fit(model, train, val, epochs, patience, monitor="val_loss", mode="min", callbacks=(), warmup=0):
