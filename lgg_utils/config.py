@@ -86,6 +86,14 @@ def profile_choice(env=None):
     return name, f"LGG_PROFILE={name}"
 
 
+def runtime_hint():
+    """In Colab without a GPU, the line that says how to get one; else None."""
+    if in_colab() and not gpu_available():
+        return ("Colab: this runtime has no GPU. For the whole data set choose Runtime > Change runtime type > T4 GPU, "
+                "then run the chapter again.")
+    return None
+
+
 def profile_name(env=None):
     """The active profile's name (``profile_choice``)."""
     return profile_choice(env)[0]

@@ -12,7 +12,7 @@ from IPython.display import Code, display
 
 from . import benchmark, pipeline, plotting, scoring, training
 from .chapter_times import chapter_time
-from .config import artifacts_dir, get_profile, in_colab, profile_choice
+from .config import artifacts_dir, get_profile, in_colab, profile_choice, runtime_hint
 from .data import SAMPLE_DIR, download_kaggle, find_data_dir
 from .splits import course_data, split_rows
 
@@ -46,9 +46,8 @@ def setup(chapter=None):
     data_dir = find_data_dir()
     gpus = tf.config.list_physical_devices("GPU")
     print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, on {f'{len(gpus)} GPU(s)' if gpus else 'the CPU'}.")
-    if in_colab() and not gpus:
-        print("Colab: this runtime has no GPU. For the whole data set choose Runtime > Change runtime type > T4 GPU, "
-              "then run the chapter again.")
+    if runtime_hint():
+        print(runtime_hint())
     print(f"Profile '{profile.name}', chosen because {profile_choice()[1]}: {profile.description}.")
     if training.mixed_precision():
         print("Mixed precision: float16 arithmetic on the GPU, float32 outputs and losses.")

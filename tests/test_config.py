@@ -13,6 +13,16 @@ def test_unset_profile_is_fast_without_gpu_and_class_with_one_and_says_why(monke
     assert config.profile_choice({"LGG_PROFILE": "full"}) == ("full", "LGG_PROFILE=full")
 
 
+@pytest.mark.parametrize("colab, gpu, hint", [(True, False, True), (True, True, False), (False, False, False)])
+def test_only_a_colab_runtime_without_gpu_is_told_how_to_get_one(monkeypatch, colab, gpu, hint):
+    monkeypatch.setattr(config, "in_colab", lambda: colab)
+    monkeypatch.setattr(config, "gpu_available", lambda: gpu)
+    assert (config.runtime_hint() is not None) == hint
+    if hint:
+        assert "T4 GPU" in config.runtime_hint()
+    assert config.profile_name({}) == ("class" if gpu else "fast")  # the same choice in Colab and out of it
+
+
 def test_artifacts_live_on_drive_in_colab_when_it_is_mounted(monkeypatch, tmp_path):
     monkeypatch.setattr(config, "DRIVE", tmp_path / "MyDrive")
     monkeypatch.setattr(config, "in_colab", lambda: True)
