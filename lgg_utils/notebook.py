@@ -46,8 +46,9 @@ def setup(chapter=None):
     data_dir = find_data_dir()
     gpus = tf.config.list_physical_devices("GPU")
     print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, on {f'{len(gpus)} GPU(s)' if gpus else 'the CPU'}.")
-    if runtime_hint():
-        print(runtime_hint())
+    hint = runtime_hint()
+    if hint:
+        print(hint)
     print(f"Profile '{profile.name}', chosen because {profile_choice()[1]}: {profile.description}.")
     if training.mixed_precision():
         print("Mixed precision: float16 arithmetic on the GPU, float32 outputs and losses.")
