@@ -27,14 +27,19 @@ SEEDS ?= 42 1 2 3 4
 test-seeds: $(STAMP)  ## every chapter once per seed (SEEDS), each training its own models: every check's value, bar and margin
 	$(BIN)/python tests/seed_checks.py --seeds $(SEEDS)
 
-COMPAT := .venv-compat
-test-compat: $(STAMP)  ## the unit tests on the oldest versions pyproject.toml claims, in a second virtual environment (without the app's extra: Streamlit needs a newer protobuf than TensorFlow 2.16 allows; its tests skip)
-	test -x $(COMPAT)/bin/python || $(PYTHON) -m venv $(COMPAT)
-	$(BIN)/python tests/lower_bounds.py > $(COMPAT)/constraints.txt
-	$(COMPAT)/bin/python -m pip install --quiet --upgrade pip
-	$(COMPAT)/bin/python -m pip install --quiet -c $(COMPAT)/constraints.txt -e ".[dev]"
-	$(COMPAT)/bin/python -m pip freeze | grep -i -E "^(tensorflow|keras|numpy|pandas|ipywidgets)=="
-	$(COMPAT)/bin/pytest tests -q
+# $(call compat-env,VENV,CONSTRAINTS): the course with its dev extra in VENV under pip constraints, then the unit tests.
+define compat-env
+	test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet --upgrade pip
+	$(1)/bin/python -m pip install --quiet -c $(2) -e ".[dev]"
+	$(1)/bin/python -m pip freeze | grep -i -E "^(tensorflow|keras|numpy|pandas|ipywidgets)=="
+	$(1)/bin/pytest tests -q
+endef
+
+test-compat: $(STAMP)  ## the unit tests in two more virtual environments: .venv-compat at the oldest versions pyproject.toml claims, .venv-colab at Colab's preinstalled ones (tests/colab_versions.txt); neither has the app's extra (Streamlit needs a newer protobuf than TensorFlow 2.16 allows; its tests skip)
+	$(BIN)/python tests/lower_bounds.py > $(VENV)/lower-bounds.txt
+	$(call compat-env,.venv-compat,$(VENV)/lower-bounds.txt)
+	$(call compat-env,.venv-colab,tests/colab_versions.txt)
 
 app: $(STAMP)  ## the demo web app on http://localhost:8501 (models from artifacts/<profile>; run `make book` first)
 	$(BIN)/streamlit run lgg_utils/app.py --browser.gatherUsageStats=false --client.toolbarMode=minimal

@@ -5,7 +5,7 @@ a smoothing term of 1 keeps empty masks finite (an empty truth predicted empty c
 and Tversky losses are not used: without smoothing, a tumour-free slice predicted empty costs them the
 maximum loss of 1, and most slices have no tumour.
 """
-from keras import ops
+from keras import config, ops
 
 from .metrics import TVERSKY_ALPHA, TVERSKY_BETA
 
@@ -39,9 +39,16 @@ def tversky_loss_with(alpha, beta):
 
 def focal_tversky_loss(y_true, y_pred, alpha=TVERSKY_ALPHA, beta=TVERSKY_BETA, gamma=None):
     """(1 - soft Tversky index) ** gamma (default ``FOCAL_GAMMA``, read at each call); its gradient is gamma
-    (1 - T) ** (gamma - 1) times the Tversky loss's, so gamma < 1 pushes nearly right slices hardest."""
+    (1 - T) ** (gamma - 1) times the Tversky loss's, so gamma < 1 pushes nearly right slices hardest.
+
+    A slice whose 1 - T is below Keras' epsilon costs 0 and has no gradient: with gamma < 1 the gradient at 0 is
+    infinite, and a confidently empty prediction of a tumour-free slice rounds T to exactly 1, which would turn
+    the whole batch's gradient into NaN.
+    """
     gamma = FOCAL_GAMMA if gamma is None else gamma
-    return ops.power(1 - soft_tversky_index(y_true, y_pred, alpha, beta), gamma)
+    gap = 1 - soft_tversky_index(y_true, y_pred, alpha, beta)
+    eps = config.epsilon()
+    return ops.where(gap > eps, ops.power(ops.maximum(gap, eps), gamma), 0.0)
 
 
 def dice_loss(y_true, y_pred):

@@ -60,3 +60,11 @@ def test_changing_the_module_focal_gamma_takes_effect(monkeypatch):
     assert as_numpy(losses.focal_tversky_loss(TRUTH, PRED)) == pytest.approx(plain ** 0.75)
     monkeypatch.setattr(losses, "FOCAL_GAMMA", 2.0)
     assert as_numpy(losses.focal_tversky_loss(TRUTH, PRED)) == pytest.approx(plain ** 2)
+
+
+def test_focal_tversky_gradient_stays_finite_when_a_tumour_free_slice_is_predicted_confidently_empty():
+    import tensorflow as tf
+    logits = tf.Variable(tf.fill((2, 16, 16, 1), -40.0))  # sigmoid: 4e-18, so T rounds to exactly 1
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(losses.focal_tversky_loss(tf.zeros((2, 16, 16, 1)), tf.sigmoid(logits)))
+    assert np.isfinite(tape.gradient(loss, logits).numpy()).all()
