@@ -64,6 +64,7 @@ def test_changing_the_module_focal_gamma_takes_effect(monkeypatch):
 
 def test_focal_tversky_gradient_stays_finite_when_a_tumour_free_slice_is_predicted_confidently_empty():
     import tensorflow as tf
+
     logits = tf.Variable(tf.fill((2, 16, 16, 1), -40.0))  # sigmoid: 4e-18, so T rounds to exactly 1
     with tf.GradientTape() as tape:
         loss = tf.reduce_mean(losses.focal_tversky_loss(tf.zeros((2, 16, 16, 1)), tf.sigmoid(logits)))
