@@ -15,7 +15,8 @@ from pathlib import Path
 
 import keras
 import pandas as pd
-import tensorflow as tf
+
+from .config import gpu_available
 
 FILES = ("fingerprint.json", "metrics.json", "history.csv", "model.keras")  # removed in this order
 CONSTANTS = (int, float, str, tuple)  # module constants (upper-case names) whose value a fingerprint records
@@ -94,7 +95,7 @@ def load_model(folder):
     """The folder's ``model.keras``, loaded in Keras safe mode (a file that carries code is refused). A model
     trained in mixed precision (on a GPU) computes in float32 where no GPU is visible."""
     model = keras.saving.load_model(Path(folder) / "model.keras", compile=False, safe_mode=True)
-    if not tf.config.list_physical_devices("GPU"):
+    if not gpu_available():
         _compute_in_float32(model)
     return model
 

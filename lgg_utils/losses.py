@@ -48,6 +48,7 @@ def focal_tversky_loss(y_true, y_pred, alpha=TVERSKY_ALPHA, beta=TVERSKY_BETA, g
     gamma = FOCAL_GAMMA if gamma is None else gamma
     gap = 1 - soft_tversky_index(y_true, y_pred, alpha, beta)
     eps = config.epsilon()
+    # where() differentiates both branches: the floor keeps the dropped one's gradient finite too.
     return ops.where(gap > eps, ops.power(ops.maximum(gap, eps), gamma), 0.0)
 
 

@@ -16,7 +16,7 @@ from tqdm.keras import TqdmCallback
 
 from . import artifacts, losses, models
 from .chapter_times import duration
-from .config import artifacts_dir, in_colab
+from .config import artifacts_dir, gpu_available, in_colab
 from .metrics import dice_metric
 from .augmentation import augment
 from .pipeline import make_dataset
@@ -28,7 +28,7 @@ def reproducible(seed):
     the same machine gives the same numbers; returns whether ops are deterministic. (Not on a GPU: the
     ResUNet's nearest-neighbour upsampling has no deterministic GPU gradient, and TensorFlow would refuse.)"""
     keras.utils.set_random_seed(seed)
-    deterministic = not tf.config.list_physical_devices("GPU")
+    deterministic = not gpu_available()
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     return deterministic
@@ -37,7 +37,7 @@ def reproducible(seed):
 def compile_model(model, loss, metrics=(), learning_rate=1e-3):
     """Compile with Adam; XLA only on a GPU (on a CPU it compiles slower and steps slower)."""
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=list(metrics),
-                  jit_compile=bool(tf.config.list_physical_devices("GPU")))
+                  jit_compile=gpu_available())
     return model
 
 
@@ -72,7 +72,7 @@ class TimeEstimate(keras.callbacks.Callback):
         elif self.start is not None and batch >= min(self.last, steps - 1) and not self.said:
             self.said = True
             seconds = (time.perf_counter() - self.start) / (batch - self.started) * steps * self.epochs
-            faster = "" if tf.config.list_physical_devices("GPU") else "; a GPU is much faster"
+            faster = "" if gpu_available() else "; a GPU is much faster"
             print(f"Estimated on this machine: {duration(seconds)} for the training steps of at most {self.epochs} epochs of "
                   f"{steps} steps (validation and other work per epoch come on top, most for short epochs; early "
                   f"stopping usually ends sooner). LGG_EPOCHS lowers the epochs{faster}.")
@@ -152,7 +152,7 @@ OUTPUTS = {"mask": "mask", "label": "label"}  # each target's output layer (``mo
 def mixed_precision():
     """Use mixed precision (float16 arithmetic, float32 weights) where a GPU is visible: sets Keras' global policy
     and returns whether it is mixed."""
-    mixed = bool(tf.config.list_physical_devices("GPU"))
+    mixed = gpu_available()
     keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
     return mixed
 

@@ -151,15 +151,15 @@ def test_mixed_precision_is_on_exactly_when_a_gpu_is_visible(monkeypatch):
 def test_options_are_recorded_only_when_used_and_an_augmentation_with_its_code(monkeypatch):
     from lgg_utils import augmentation
 
-    profile, recipe = config.get_profile("fast"), training.RECIPES["unet"]
-    plain = training.training_record("unet", recipe, profile, None, pd.Series({"a": "train"}), 10)
+    profile, recipe, split = config.get_profile("fast"), training.RECIPES["unet"], pd.Series({"a": "train"})
+    plain = training.training_record("unet", recipe, profile, None, split, 10)
     assert not {"augmentation", "volumes", "precision", "replicas"} & set(plain)
-    flips = training.training_record("unet", recipe, profile, None, pd.Series({"a": "train"}), 10,
+    flips = training.training_record("unet", recipe, profile, None, split, 10,
                                      augmentation=augmentation.flip)
     assert flips["augmentation"]["function"] == "lgg_utils.augmentation.flip"
     assert "augmentation.flip" in flips["augmentation"]["code"]
     monkeypatch.setattr(training, "replica_devices", lambda: ["/gpu:0", "/gpu:1"])
-    assert training.training_record("unet", recipe, profile, None, pd.Series({"a": "train"}), 10)["replicas"] == 2
+    assert training.training_record("unet", recipe, profile, None, split, 10)["replicas"] == 2
 
 
 MIRRORED = """
