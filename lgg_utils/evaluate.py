@@ -5,7 +5,8 @@ evaluation chapter uses.
 
 Patient by patient, the slices are loaded once and every saved model predicts them: each segmenter alone
 and in the cascade (the classifier gates it, ``scoring.gate``); chapter 8's UNets (``recipe.STEPS``) trained on
-intensities prepared per volume get the patient's intensities prepared so. Model time is measured on images
+intensities prepared per volume get the patient's intensities prepared so (and those cropped to the brain, its
+slices cropped, their masks put back in place). Model time is measured on images
 already in memory, so it compares the models, not the disk.
 """
 import argparse
@@ -21,13 +22,13 @@ from tqdm.auto import tqdm
 
 from . import artifacts, scoring
 from .data import DataError, slice_table
-from .pipeline import load_arrays
+from .pipeline import box_rows, load_arrays, uncrop
 from .recipe import STEPS
 from .training import RECIPES, SEGMENTERS
-from .volumes import volume_table
+from .volumes import STATS, volume_table
 
-RECIPE_UNETS = [step.folder for step in STEPS.values() if step.folder]  # chapter 8's UNets, by their folders
-SAVED = {**RECIPES, **dict.fromkeys(RECIPE_UNETS, RECIPES["unet"])}  # every model an artifacts folder may hold
+RECIPE_UNETS = {step.folder: step for step in STEPS.values() if step.folder}  # chapter 8's UNets, by their folders
+SAVED = {**RECIPES, **{folder: step.recipe for folder, step in RECIPE_UNETS.items()}}  # every model a folder may hold
 
 FILES = ("slices.csv", "patients.csv", "summary.json")
 
@@ -67,12 +68,13 @@ def _timed(model, images, seconds, name, flip=False):
     return output
 
 
-def run(slices, models, progress=True, flip=False, largest_component=False, per_volume=()):
+def run(slices, models, progress=True, flip=False, largest_component=False, per_volume=(), cropped=()):
     """Scores of every slice for every segmenter, alone and in the cascade (when there is a classifier),
     with the classifier's tumour probability; and each model's seconds per slice. ``flip`` averages every
     model over each slice and its mirror image; ``largest_component`` keeps each patient's largest 3-D
     connected component of each segmenter's masks (``scoring.largest_component``); the models named in
-    ``per_volume`` take intensities prepared per patient volume (``volumes``)."""
+    ``per_volume`` take intensities prepared per patient volume (``volumes``), those in ``cropped`` also the
+    slices cropped to the brain (their masks put back in place, ``pipeline.uncrop``)."""
     size = next(iter(models.values())).input_shape[1]
     classifier = models.get("classifier")
     for model in models.values():  # warm up, so the first patient's time is not the set-up's
@@ -81,11 +83,15 @@ def run(slices, models, progress=True, flip=False, largest_component=False, per_
     for _, part in tqdm(slices.groupby("patient", sort=False), desc="Evaluating", unit="patient",
                         disable=not progress):
         images, truth = load_arrays(part, size)
-        prepared = load_arrays(part, size, volume_table(part, progress=False))[0] if per_volume else None
+        table = volume_table(part, progress=False, crop=bool(cropped)) if per_volume else None
+        prepared = load_arrays(part, size, table[STATS])[0] if per_volume else None
+        cut = load_arrays(part, size, table)[0] if cropped else None
         tumour_probability = _timed(classifier, images, seconds, "classifier", flip)[:, 1] if classifier else None
         for name in (n for n in models if n != "classifier"):
-            inputs = prepared if name in per_volume else images
+            inputs = cut if name in cropped else prepared if name in per_volume else images
             probabilities = _timed(models[name], inputs, seconds, name, flip)
+            if name in cropped:
+                probabilities = uncrop(probabilities, box_rows(part, table))
             if largest_component:
                 probabilities = scoring.largest_component(probabilities)
             scores = scoring.slice_scores(part, truth, probabilities).assign(model=name, p_tumour=tumour_probability)
@@ -172,7 +178,9 @@ def main(argv=None):
         parser.exit(1, f"error: {err}\n")
     threshold = artifacts.classifier_threshold(args.artifacts)
     per_volume = [name for name in models if artifacts.per_volume(args.artifacts / name)]
-    scores, seconds = run(slices, models, flip=args.flip, largest_component=args.largest_component, per_volume=per_volume)
+    cropped = [name for name in per_volume if name in RECIPE_UNETS and RECIPE_UNETS[name].crop]
+    scores, seconds = run(slices, models, flip=args.flip, largest_component=args.largest_component, per_volume=per_volume,
+                          cropped=cropped)
     result = {**report(scores, seconds, threshold), "flip": args.flip, "largest component": args.largest_component}
     print(report_table(result).drop(columns=["segmented share"]).to_string(float_format="{:.3f}".format))
     if "classifier" in result:

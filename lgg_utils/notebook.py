@@ -142,13 +142,14 @@ def show_curves(name, history, profile):
     plt.show()
 
 
-def check_learning(name, model, history, rows, profile, gain=0.25, volumes=None, label=None):
+def check_learning(name, model, history, rows, profile, gain=0.25, volumes=None, label=None, recipe=None):
     """The checks every segmenter passes: its lowest training loss is at least 5% below the first epoch's, and
     on the tumour slices of ``rows`` (held-out patients) its mean Dice beats the same network before training
-    (the weights training started from) by ``gain``. Displays both Dice means. ``volumes``: the model takes
-    intensities prepared per volume; ``label`` names it in the checks (default ``name``)."""
-    label = label or name
-    untrained = training.build(name, profile, training.pretrained(training.RECIPES[name], profile))
+    (the weights training started from, built by ``recipe``, default its own) by ``gain``. Displays both Dice
+    means. ``volumes``: the model takes intensities prepared per volume; ``label`` names it in the checks
+    (default ``name``)."""
+    label, recipe = label or name, recipe or training.RECIPES[name]
+    untrained = training.build(name, profile, training.pretrained(recipe, profile), recipe)
     learning = pd.DataFrame({state: scoring.slice_means(scoring.slice_scores(
         rows, *scoring.predict(m, rows, volumes=volumes))).dice for state, m in {"untrained": untrained, "trained": model}.items()})
     display(learning.style.format("{:.3f}").set_caption(f"Dice of {label} untrained and trained, held-out patients"))

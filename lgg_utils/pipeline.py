@@ -1,7 +1,8 @@
 """The tf.data input pipeline: TIFF files -> resized, scaled, batched tensors.
 
-read (Pillow, in parallel) -> resize to the profile's size -> cache (uint8, in memory) ->
-[training: shuffle] -> scale to [0, 1] -> [training: augment] -> [per volume: z-score] -> batch -> prefetch.
+read (Pillow, in parallel) -> [cropped to the brain: cut out its square] -> resize to the profile's size ->
+cache (uint8, in memory) -> [training: shuffle] -> scale to [0, 1] -> [training: augment] ->
+[per volume: z-score] -> batch -> prefetch.
 """
 import os
 
@@ -10,17 +11,41 @@ import tensorflow as tf
 
 from .augmentation import augment
 from .data import read_slice
-from .volumes import STATS
+from .volumes import BOX, STATS
 
 AUTOTUNE = tf.data.AUTOTUNE
 TARGETS = ("mask", "label", "both")
 SCALED = np.array([0, 255, 0, 0, 0, 1, 1, 1], np.float32)  # the ``volumes.STATS`` under which x / 255 is all
 
 
-def _read_pair(image_path, mask_path):
-    """Read one slice and its mask with Pillow (paths arrive as bytes, or 0-d arrays when run eagerly)."""
+def crop_square(array, box):
+    """The square ``box`` (top, left, side, ...; side 0: the whole array) cut out of an (H, W, C) array, 0 where
+    it reaches past the array."""
+    top, left, side = (int(v) for v in box[:3])
+    if side == 0:
+        return array
+    padded = np.pad(array, ((side, side), (side, side), (0, 0)))
+    return padded[top + side:top + 2 * side, left + side:left + 2 * side]
+
+
+def uncrop(masks, boxes):
+    """Masks predicted on cropped slices (N, size, size, 1) put back in place in their whole slices, at the same
+    size: the inverse of ``crop_square`` for each row of ``boxes`` (``box_rows``)."""
+    size, placed = masks.shape[1], masks.copy()
+    for k, (top, left, side, height, width) in enumerate(boxes):
+        if side == 0:
+            continue
+        canvas = np.zeros((height + 2 * side, width + 2 * side, 1), masks.dtype)
+        canvas[top + side:top + 2 * side, left + side:left + 2 * side] = tf.image.resize(masks[k], [side, side])
+        placed[k] = tf.image.resize(canvas[side:side + height, side:side + width], [size, size], antialias=True)
+    return placed
+
+
+def _read_pair(image_path, mask_path, box):
+    """Read one slice and its mask with Pillow (paths arrive as bytes, or 0-d arrays when run eagerly), both cut
+    to ``box`` (``crop_square``)."""
     image_path, mask_path = (os.fsdecode(np.asarray(p).item()) for p in (image_path, mask_path))
-    return read_slice(image_path), read_slice(mask_path, mask=True)
+    return crop_square(read_slice(image_path), box), crop_square(read_slice(mask_path, mask=True), box)
 
 
 def resize_slice(image, size):
@@ -29,11 +54,12 @@ def resize_slice(image, size):
     return tf.cast(tf.round(tf.clip_by_value(image, 0, 255)), tf.uint8)
 
 
-def load_pair(image_path, mask_path, size):
-    """Read, resize and binarize one slice: uint8 image (size, size, 3) and uint8 mask in {0, 1}."""
+def load_pair(image_path, mask_path, size, box=(0, 0, 0)):
+    """Read, crop to ``box`` (``crop_square``; by default not), resize and binarize one slice: uint8 image
+    (size, size, 3) and uint8 mask in {0, 1}."""
     # Not stateful: a file's pixels depend on its path alone, so tf.data keeps reading in parallel when
     # TensorFlow's deterministic ops are on (it runs stateful functions serially then).
-    image, mask = tf.numpy_function(_read_pair, [image_path, mask_path], [tf.uint8, tf.uint8], stateful=False)
+    image, mask = tf.numpy_function(_read_pair, [image_path, mask_path, box], [tf.uint8, tf.uint8], stateful=False)
     mask = tf.image.resize(tf.ensure_shape(mask, [None, None, 1]), [size, size])
     return resize_slice(image, size), tf.cast(mask >= 128, tf.uint8)
 
@@ -48,6 +74,14 @@ def intensity_rows(slices, volumes=None):
         raise ValueError(f"No volume statistics for patient(s) {', '.join(missing[:5])}: build the volume table "
                          "(volumes.volume_table) from the same slice table.")
     return volumes.loc[slices.patient, STATS].to_numpy(np.float32)
+
+
+def box_rows(slices, volumes=None):
+    """Each row's square around the brain and slice size (``volumes.BOX``) where ``volumes`` holds them (a
+    ``volumes.volume_table`` made with ``crop``), else zeros: not cropped."""
+    if volumes is None or not set(BOX) <= set(volumes.columns):
+        return np.zeros((len(slices), len(BOX)), np.int32)
+    return volumes.loc[slices.patient, BOX].to_numpy(np.int32)
 
 
 def to_float(image, mask, stats=SCALED):
@@ -76,7 +110,8 @@ def make_dataset(slices, size, batch_size, training=False, target="mask", seed=4
     seed, like ``augmentation.augment``; None or False: not augmented); with ``tumour_share``
     they draw tumour slices with that probability (an epoch stays ``len(slices)`` slices long).
     Evaluation datasets keep the table's order so predictions line up with its rows. With ``volumes``
-    (``volumes.volume_table``) intensities are prepared per patient volume, else divided by 255.
+    (``volumes.volume_table``) intensities are prepared per patient volume, else divided by 255; a table made
+    with ``crop`` also cuts each slice to its volume's square around the brain.
     """
     if target not in TARGETS:
         raise ValueError(f"target={target!r}: use one of {TARGETS}.")
@@ -85,9 +120,9 @@ def make_dataset(slices, size, batch_size, training=False, target="mask", seed=4
     if training and tumour_share is not None:
         return _balanced(slices, size, batch_size, target, seed, augmentation, tumour_share, volumes)
     columns = (np.asarray(slices["image_path"], dtype=str), np.asarray(slices["mask_path"], dtype=str),
-               intensity_rows(slices, volumes))
+               intensity_rows(slices, volumes), box_rows(slices, volumes))
     data = tf.data.Dataset.from_tensor_slices(columns)
-    data = data.map(lambda i, m, s: (*load_pair(i, m, size), s), num_parallel_calls=AUTOTUNE).cache()
+    data = data.map(lambda i, m, s, b: (*load_pair(i, m, size, b), s), num_parallel_calls=AUTOTUNE).cache()
     if training:
         data = data.shuffle(len(slices), seed=seed, reshuffle_each_iteration=True)
     data = data.map(lambda i, m, s: (*to_float(i, m, s), s), num_parallel_calls=AUTOTUNE)

@@ -8,6 +8,7 @@ The laptop profile's table ships with the package (``LAPTOP_RESULTS``), so every
 it; it was written by ``LGG_PROFILE=laptop python -m lgg_utils.recipe --out lgg_utils/results/laptop_recipe.csv``.
 """
 import argparse
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -15,13 +16,13 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from . import scoring, training
+from . import losses, scoring, training
 from .augmentation import augment, flip
 from .config import artifacts_dir
 from .pipeline import load_arrays
 from .plotting import FLAIR
 from .splits import split_rows
-from .volumes import volume_table
+from .volumes import STATS, volume_table
 
 LAPTOP_RESULTS = Path(__file__).parent / "results" / "laptop_recipe.csv"
 BACKGROUND = 0.05  # FLAIR (divided by 255) at or below this is outside the brain, for the intensity figure
@@ -34,20 +35,37 @@ class Step:
     folder: str | None  # its artifact beside chapter 3's (None: chapter 3's UNet itself)
     per_volume: bool = False  # intensities prepared per patient volume
     augmentation: Callable = augment  # training augmentation (``pipeline.make_dataset``)
+    loss: Callable = losses.bce  # training loss (chapter 3's: BCE)
+    crop: bool = False  # slices cut to their volume's square around the brain (needs ``per_volume``)
+
+    @property
+    def recipe(self):
+        """Chapter 3's UNet's training recipe with this step's loss."""
+        return dataclasses.replace(training.RECIPES["unet"], loss=self.loss)
+
+    def preparation(self, volumes):
+        """What this step's model takes from a ``volume_table`` made with ``crop``: all of it, its intensity
+        statistics only, or nothing (divided by 255)."""
+        return (volumes if self.crop else volumes[STATS]) if self.per_volume else None
 
 
 STEPS = {"study recipe": Step(None),
          "+ intensities per volume": Step("unet_volume", per_volume=True),
-         "+ flip augmentation only": Step("unet_volume_flips", per_volume=True, augmentation=flip)}
+         "+ flip augmentation only": Step("unet_volume_flips", per_volume=True, augmentation=flip),
+         "+ Dice loss": Step("unet_volume_dice", per_volume=True, loss=losses.dice_loss)}
 POST = {"as predicted": (False, False), "largest component": (False, True),  # name -> (flip, largest component)
         "flip + largest component": (True, True)}
 
 
 def steps_table():
-    """The steps for the reader: each one's artifact folder, intensities and training augmentation function."""
+    """The steps for the reader: each one's artifact folder, intensities, crop, training augmentation and loss."""
+    def short(function):
+        return f"{function.__module__.split('.')[-1]}.{function.__name__}"
+
     return pd.DataFrame({name: {"artifact folder": step.folder or "unet (chapter 3's)",
                                 "intensities": "per patient volume" if step.per_volume else "divided by 255",
-                                "augmentation": f"{step.augmentation.__module__.split('.')[-1]}.{step.augmentation.__name__}"}
+                                "cropped to the brain": step.crop, "augmentation": short(step.augmentation),
+                                "loss": short(step.loss)}
                          for name, step in STEPS.items()}).T.rename_axis("step")
 
 
@@ -58,22 +76,23 @@ def brain_intensities(slices, volumes, size, patients):
     for patient in patients:
         rows = slices[slices.patient == patient]
         scaled, _ = load_arrays(rows, size)
-        prepared, _ = load_arrays(rows, size, volumes=volumes)
+        prepared, _ = load_arrays(rows, size, volumes=volumes[STATS])
         brain = scaled[..., FLAIR] > BACKGROUND
         before[patient], after[patient] = scaled[..., FLAIR][brain], prepared[..., FLAIR][brain]
     return before, after
 
 
-def train_steps(slices, split, profile, volumes):
-    """Each step's trained UNet and history: the study recipe's is chapter 3's UNet, the others are saved beside
-    it in their ``Step.folder`` (the evaluation command scores them too)."""
+def train_steps(slices, split, profile, volumes, names=None):
+    """Each step's (or the ``names``d steps') trained UNet and history: the study recipe's is chapter 3's UNet,
+    the others are saved beside it in their ``Step.folder`` (the evaluation command scores them too).
+    ``volumes``: a ``volume_table`` made with ``crop``."""
     steps = {}
     for name, step in STEPS.items():
-        folder = step.folder and artifacts_dir(profile) / step.folder
-        model, history, _ = training.train_model("unet", slices, split, profile, folder=folder,
-                                                 volumes=volumes if step.per_volume else None,
-                                                 augmentation=step.augmentation)
-        steps[name] = model, history
+        if names is None or name in names:
+            folder = step.folder and artifacts_dir(profile) / step.folder
+            model, history, _ = training.train_model("unet", slices, split, profile, folder=folder, recipe=step.recipe,
+                                                     volumes=step.preparation(volumes), augmentation=step.augmentation)
+            steps[name] = model, history
     return steps
 
 
@@ -86,10 +105,13 @@ def largest_per_patient(rows, probabilities):
 
 
 def summary(patients, scores):
-    """Per-patient 3-D Dice (mean and 95% bootstrap interval), tumour-slice Dice and slice errors."""
+    """Per-patient 3-D Dice (mean and 95% bootstrap interval), tumour-slice Dice, slice errors, and the accuracy
+    of the segmenter as a detector (a slice with any predicted pixel says "tumour")."""
     low, high = scoring.bootstrap_ci(patients.dice)
+    errors = scoring.slice_errors(scores)
     return {"patient dice": patients.dice.mean(), "ci low": low, "ci high": high,
-            "tumour-slice dice": scores.dice[scores.tumour].mean(), **scoring.slice_errors(scores)}
+            "tumour-slice dice": scores.dice[scores.tumour].mean(), **errors,
+            "detection accuracy": 1 - sum(errors.values()) / len(scores)}
 
 
 def paired_gain(dice, baseline):
@@ -101,15 +123,16 @@ def paired_gain(dice, baseline):
 
 
 def score_steps(steps, slices, split, volumes):
-    """A row per step, post-processing and split (val, test): ``summary``, the paired gain over the first step
-    with the same post-processing (``paired_gain``), training minutes, and whether the post-processing is the
-    step's choice (the best validation patient Dice). Each split is predicted once per flip setting; the
-    post-processings share those predictions."""
+    """A row per step, post-processing and split (val, test): ``summary``, the paired gain over the study recipe
+    (the first of ``STEPS``) with the same post-processing (``paired_gain``; not recorded where it is not among
+    ``steps``), training minutes, and whether the post-processing is the step's choice (the best validation
+    patient Dice). Each split is predicted once per flip setting; the post-processings share those predictions.
+    ``volumes``: a ``volume_table`` made with ``crop``."""
     rows, dice, parts = [], {}, {part: split_rows(slices, split, part) for part in ("val", "test")}
-    first = next(iter(steps))
+    first, unrecorded = next(iter(STEPS)), dict.fromkeys(["gain", "gain low", "gain high"], np.nan)
     for step, (model, history) in steps.items():
         minutes = history["seconds"].sum() / 60 if "seconds" in history else np.nan
-        predicted = {(part, mirror): scoring.predict(model, part_rows, volumes=volumes if STEPS[step].per_volume else None,
+        predicted = {(part, mirror): scoring.predict(model, part_rows, volumes=STEPS[step].preparation(volumes),
                                                      flip=mirror)
                      for part, part_rows in parts.items() for mirror in {mirror for mirror, _ in POST.values()}}
         for post, (mirror, largest) in POST.items():
@@ -120,8 +143,9 @@ def score_steps(steps, slices, split, volumes):
                 scores = scoring.slice_scores(part_rows, truth, probabilities)
                 patients = scoring.patient_scores(scores)
                 dice[step, post, part] = patients.dice
+                gain = paired_gain(patients.dice, dice[first, post, part]) if first in steps else unrecorded
                 rows.append({"step": step, "post-processing": post, "split": part, **summary(patients, scores),
-                             **paired_gain(patients.dice, dice[first, post, part]), "training minutes": minutes})
+                             **gain, "training minutes": minutes})
     table = pd.DataFrame(rows)
     val = table[table.split == "val"]
     chosen = val.loc[val.groupby("step", sort=False)["patient dice"].idxmax(), ["step", "post-processing"]]
@@ -148,26 +172,38 @@ def view(table):
                             gain: with_interval(table["gain"], table["gain low"], table["gain high"], sign="+")})
     wide = table.pivot_table(index=["step", "post-processing", "chosen", "training minutes"], columns="split",
                              values=["patient dice (95% CI)", gain, "tumour-slice dice", "missed tumour slices",
-                                     "false-positive slices"], aggfunc="first", sort=False)
+                                     "false-positive slices", "detection accuracy"], aggfunc="first", sort=False)
     return wide.swaplevel(axis=1).reindex(columns=["val", "test"], level=0).reset_index(["chosen", "training minutes"])
 
 
+def merged(table, out):
+    """``table``'s rows in place of the same steps' rows of the CSV ``out`` (where it exists), in ``STEPS`` order."""
+    if out.exists():
+        table = pd.concat([pd.read_csv(out).query("step not in @table.step"), table], ignore_index=True)
+    order = {name: k for k, name in enumerate(STEPS)}
+    return table.sort_values("step", key=lambda steps: steps.map(order), kind="stable", ignore_index=True)
+
+
 def main(argv=None):
-    """Train (or load) every step in the active profile, score it, print the table and save it as CSV."""
+    """Train (or load) every step (or those named) in the active profile, score them, print the table and save
+    it as CSV, replacing those steps' rows of an existing one."""
     from .config import get_profile
     from .data import find_data_dir
     from .splits import course_data
 
     parser = argparse.ArgumentParser(prog="python -m lgg_utils.recipe", description=main.__doc__)
     parser.add_argument("--out", type=Path, help="CSV file (default: <artifacts>/recipe.csv)")
+    parser.add_argument("--steps", nargs="+", choices=list(STEPS), metavar="STEP",
+                        help=f"only these steps (default: all): {', '.join(map(repr, STEPS))}")
     args = parser.parse_args(argv)
     profile = get_profile()
     training.reproducible(profile.seed)
     slices, split = course_data(profile, find_data_dir(), progress=True)
-    volumes = volume_table(slices)
-    table = score_steps(train_steps(slices, split, profile, volumes), slices, split, volumes)
+    volumes = volume_table(slices, crop=True)
+    table = score_steps(train_steps(slices, split, profile, volumes, args.steps), slices, split, volumes)
     out = args.out or artifacts_dir(profile) / "recipe.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
+    table = merged(table, out)
     table.to_csv(out, index=False)
     print(table.round(3).to_string())
     print(f"Wrote {out}.")

@@ -10,7 +10,7 @@ from sklearn.metrics import (accuracy_score, classification_report, confusion_ma
                              precision_recall_fscore_support, roc_auc_score)
 
 from . import metrics
-from .pipeline import make_dataset
+from .pipeline import box_rows, make_dataset, uncrop
 
 # The study's test results (Table I): the number each model chapter compares with.
 STUDY = {"classifier": {"accuracy": 0.8893}, "unet": {"dice": 0.857, "iou": 0.750},
@@ -21,15 +21,19 @@ CASCADE_SKIP = 0.1  # the cascade skips the segmenter where the classifier's tum
 
 def predict(model, slices, batch_size=32, volumes=None, flip=False):
     """True masks and predicted probabilities (N, size, size, 1) for the rows of a slice table, in order, at
-    the size the model takes (``volumes``: intensities per patient volume, as the model was trained); with
-    ``flip``, the mean over each slice and its mirror image (mirrored back): test-time augmentation."""
+    the size the model takes (``volumes``: intensities per patient volume, as the model was trained; a table
+    made with ``crop``: predicted on the square around the brain and put back in the whole slice, so every model
+    is scored on the same masks); with ``flip``, the mean over each slice and its mirror image (mirrored back):
+    test-time augmentation."""
     data = make_dataset(slices, model.input_shape[1], batch_size, volumes=volumes)
-    truth = np.concatenate([masks.numpy() for _, masks in data])
     probabilities = model.predict(data, verbose=0)
     if flip:
         mirrored = model.predict(data.map(lambda x, y: (x[:, :, ::-1], y)), verbose=0)
         probabilities = (probabilities + mirrored[:, :, ::-1]) / 2
-    return truth, probabilities
+    boxes = box_rows(slices, volumes)
+    if boxes[:, 2].any():
+        probabilities, data = uncrop(probabilities, boxes), make_dataset(slices, model.input_shape[1], batch_size)
+    return np.concatenate([masks.numpy() for _, masks in data]), probabilities
 
 
 def _overlaps(tp, fp, fn):

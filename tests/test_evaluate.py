@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from conftest import save_as_trained
-from lgg_utils import evaluate, models
+from lgg_utils import data, evaluate, models
 
 SIZE = 32
 
@@ -128,3 +128,19 @@ def test_the_per_volume_unet_of_chapter_8_is_evaluated_on_intensities_per_volume
     slices = pd.read_csv(tmp_path / "out" / "slices.csv")
     alone = slices[slices["mode"] == "alone"].groupby("model").pred_pixels.sum()
     assert alone["unet_volume"] > 0.2 * 48 * SIZE * SIZE
+
+
+def test_a_unet_cropped_to_the_brain_has_its_masks_put_back_in_the_whole_slice(kaggle_dir, monkeypatch):
+    from lgg_utils import volumes
+
+    slices = evaluate.slice_table(kaggle_dir, progress=False)
+    height, width = data.image_size(slices.image_path.iloc[0])
+    middle = dict(zip(volumes.BOX, (height // 4, width // 4, height // 2, height, width)))  # the central quarter
+    monkeypatch.setattr(volumes, "brain_box", lambda volume: middle)
+    everywhere = keras.Sequential([keras.Input((SIZE, SIZE, 3)), keras.layers.Conv2D(1, 1, activation="sigmoid", name="mask")])
+    everywhere.layers[-1].set_weights([np.zeros((1, 1, 3, 1)), np.array([10.0])])  # tumour in every pixel
+    scores, _ = evaluate.run(slices, {"unet": everywhere, "unet_volume_crop": everywhere}, progress=False,
+                             per_volume=["unet_volume_crop"], cropped=["unet_volume_crop"])
+    pixels = scores[scores["mode"] == "alone"].groupby("model").pred_pixels.sum() / len(slices)
+    assert pixels["unet"] == SIZE * SIZE
+    assert pixels["unet_volume_crop"] == pytest.approx(SIZE * SIZE / 4, rel=0.1)  # put back in its place only

@@ -91,6 +91,36 @@ def test_volume_statistics_z_score_each_patient_and_need_every_patient(sample_sl
         pipeline.load_arrays(sample_slices, 32, volumes=table)
 
 
+def test_crop_square_pads_past_the_edge_and_uncrop_puts_masks_back_in_place():
+    array = np.arange(16).reshape(4, 4, 1)
+    cut = pipeline.crop_square(array, (-1, 2, 3))
+    assert cut.shape == (3, 3, 1) and (cut[0] == 0).all() and (cut[:, 2] == 0).all()
+    assert np.array_equal(cut[1:, :2], array[:2, 2:])
+    assert pipeline.crop_square(array, (0, 0, 0)) is array  # side 0: not cropped
+    mask = np.zeros((64, 64, 1), np.float32)
+    mask[20:40, 24:44] = 1
+    box = (8, 4, 48, 64, 64)
+    predicted = tf.image.resize(pipeline.crop_square(mask, box), [32, 32]).numpy()[None]
+    placed = pipeline.uncrop(np.concatenate([predicted, predicted]), np.array([box, (0, 0, 0, 64, 64)]))
+    expected = tf.image.resize(mask, [32, 32], antialias=True).numpy()
+    assert np.mean((placed[0] > 0.5) == (expected > 0.5)) > 0.99
+    assert np.array_equal(placed[1], predicted[0])  # a row without a box is left as it is
+
+
+def test_a_volume_table_made_with_crop_cuts_each_slice_to_its_brain(sample_slices):
+    from lgg_utils import volumes
+
+    patient = sample_slices[sample_slices.patient == sample_slices.patient.iloc[0]]
+    table = volumes.volume_table(patient, progress=False, crop=True)
+    assert (pipeline.box_rows(patient, table[volumes.STATS]) == 0).all()
+    boxes = pipeline.box_rows(patient, table)
+    assert (boxes == table[volumes.BOX].to_numpy()).all()
+    row = patient.iloc[len(patient) // 2]
+    image, mask = pipeline.load_pair(row.image_path, row.mask_path, 32, boxes[0])
+    expected = pipeline.resize_slice(pipeline.crop_square(data.read_slice(row.image_path), boxes[0]), 32)
+    assert np.array_equal(image.numpy(), expected.numpy())
+
+
 @pytest.mark.parametrize("off", [None, False])
 def test_training_without_augmentation_shows_the_slices_unchanged(sample_slices, off):
     rows = sample_slices.iloc[:16]

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lgg_utils import data, models, recipe, splits, volumes
+from lgg_utils import data, losses, models, recipe, splits, training, volumes
 
 
 def test_largest_component_is_kept_per_patient():
@@ -17,9 +17,13 @@ def test_largest_component_is_kept_per_patient():
 
 
 @pytest.fixture(scope="module")
-def scored(sample_slices, tmp_path_factory):
-    split = splits.make_splits(data.patient_table(sample_slices), tmp_path_factory.mktemp("s") / "splits.csv")
-    table = volumes.volume_table(sample_slices, progress=False)
+def split(sample_slices, tmp_path_factory):
+    return splits.make_splits(data.patient_table(sample_slices), tmp_path_factory.mktemp("s") / "splits.csv")
+
+
+@pytest.fixture(scope="module")
+def scored(sample_slices, split):
+    table = volumes.volume_table(sample_slices, progress=False, crop=True)
     model = models.unet((32, 32, 3), width=0.0625)
     history = pd.DataFrame({"loss": [1.0], "seconds": [90.0]})
     steps = {step: (model, history) for step in recipe.STEPS}
@@ -35,6 +39,12 @@ def test_every_step_is_scored_on_validation_and_test_with_its_choice_made_on_val
     best = val.loc[val.groupby("step")["patient dice"].idxmax()]
     assert set(zip(best.step, best["post-processing"])) == set(zip(*recipe.chosen(scored, "val").reset_index()[["step", "post-processing"]].T.values))
     assert recipe.view(scored).shape[0] == len(recipe.STEPS) * len(recipe.POST)
+
+
+def test_the_segmenter_as_a_detector_is_wrong_on_its_error_slices_only(scored, split, sample_slices):
+    counts = {part: len(splits.split_rows(sample_slices, split, part)) for part in ("val", "test")}
+    errors = scored["missed tumour slices"] + scored["false-positive slices"]
+    assert np.allclose(scored["detection accuracy"], 1 - errors / scored.split.map(counts))
 
 
 def test_each_step_is_compared_with_the_first_patient_by_patient(scored):
@@ -56,3 +66,25 @@ def test_the_shipped_laptop_results_name_the_current_steps():
     laptop = pd.read_csv(recipe.LAPTOP_RESULTS)
     assert set(laptop.step) == set(recipe.STEPS) and set(laptop["post-processing"]) == set(recipe.POST)
     assert len(recipe.chosen(laptop, "test")) == len(recipe.STEPS)
+
+
+def test_steps_scored_without_the_study_recipe_record_no_gain_and_merge_into_an_earlier_table(scored, tmp_path,
+                                                                                               sample_slices):
+    out = tmp_path / "recipe.csv"
+    old = scored.assign(**{"patient dice": -1.0})
+    old.to_csv(out, index=False)
+    last = list(recipe.STEPS)[-1]
+    again = scored[scored.step == last].assign(gain=np.nan)
+    table = recipe.merged(again, out)
+    assert list(table.step.unique()) == list(recipe.STEPS) and len(table) == len(scored)
+    assert (table[table.step == last]["patient dice"] >= 0).all() and table[table.step == last].gain.isna().all()
+    assert (table[table.step != last]["patient dice"] == -1).all()
+
+
+def test_each_step_trains_with_its_loss_and_takes_its_preparation(sample_slices):
+    table = volumes.volume_table(sample_slices.head(30), progress=False, crop=True)
+    assert recipe.STEPS["study recipe"].recipe == training.RECIPES["unet"]
+    assert recipe.STEPS["+ Dice loss"].recipe.loss is losses.dice_loss
+    assert recipe.STEPS["study recipe"].preparation(table) is None
+    assert list(recipe.STEPS["+ intensities per volume"].preparation(table).columns) == volumes.STATS
+    assert recipe.Step("unet_volume_crop", per_volume=True, crop=True).preparation(table) is table

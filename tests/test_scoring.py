@@ -41,6 +41,18 @@ def test_predict_keeps_the_table_order(sample_slices):
     assert np.allclose(flipped, prob) and not np.allclose(flipped, (prob + prob[:, :, ::-1]) / 2)
 
 
+def test_predictions_on_cropped_slices_are_put_back_and_scored_on_the_whole_slices(sample_slices):
+    from lgg_utils import models, volumes
+
+    rows = sample_slices[sample_slices.patient == sample_slices.patient.iloc[0]]
+    table = volumes.volume_table(rows, progress=False, crop=True)
+    model = models.unet((32, 32, 3), width=0.0625)
+    truth, probabilities = scoring.predict(model, rows, volumes=table)
+    whole_truth, whole_probabilities = scoring.predict(model, rows, volumes=table[volumes.STATS])
+    assert np.array_equal(truth, whole_truth) and probabilities.shape == whole_probabilities.shape
+    assert not np.allclose(probabilities, whole_probabilities)
+
+
 def test_threshold_is_chosen_for_the_best_accuracy_and_ties_go_nearest_one_half():
     truth = np.array([0, 0, 0, 1, 1, 1])
     assert 0.3 < scoring.choose_threshold(truth, np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])) < 0.7
