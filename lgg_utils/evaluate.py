@@ -5,8 +5,8 @@ evaluation chapter uses.
 
 Patient by patient, the slices are loaded once and every saved model predicts them: each segmenter alone
 and in the cascade (the classifier gates it, ``scoring.gate``); chapter 8's UNets (``recipe.STEPS``) trained on
-intensities prepared per volume get the patient's intensities prepared so (and those cropped to the brain, its
-slices cropped, their masks put back in place). Model time is measured on images
+intensities prepared per volume get the patient's intensities prepared so (a step made with ``crop``, its
+slices cropped and its masks put back in place). Model time is measured on images
 already in memory, so it compares the models, not the disk.
 """
 import argparse

@@ -2,10 +2,11 @@
 patient on the validation and test patients, as predicted and post-processed; the post-processing is
 chosen on validation.
 
-    python -m lgg_utils.recipe [--out FILE]   # trains (or loads) every step in the active profile
+    python -m lgg_utils.recipe [--out FILE] [--steps STEP ...]   # trains (or loads) every step, or those named
 
 The laptop profile's table ships with the package (``LAPTOP_RESULTS``), so every build of the book can show
-it; it was written by ``LGG_PROFILE=laptop python -m lgg_utils.recipe --out lgg_utils/results/laptop_recipe.csv``.
+it; it was written by ``LGG_PROFILE=laptop python -m lgg_utils.recipe --out lgg_utils/results/laptop_recipe.csv``,
+and a later step's rows added with ``--steps``.
 """
 import argparse
 import dataclasses
@@ -37,6 +38,11 @@ class Step:
     augmentation: Callable = augment  # training augmentation (``pipeline.make_dataset``)
     loss: Callable = losses.bce  # training loss (chapter 3's: BCE)
     crop: bool = False  # slices cut to their volume's square around the brain (needs ``per_volume``)
+
+    def __post_init__(self):
+        if self.crop and not self.per_volume:
+            raise ValueError("Step(crop=True) needs per_volume=True: the square around the brain is kept with the "
+                             "volume's intensity statistics.")
 
     @property
     def recipe(self):
@@ -159,8 +165,9 @@ def chosen(table, part):
 
 
 def with_interval(values, low, high, sign=""):
-    """Values with their intervals as text: '0.793 (0.688-0.875)'."""
-    return [f"{v:{sign}.3f} ({lo:{sign}.3f} to {hi:{sign}.3f})" for v, lo, hi in zip(values, low, high)]
+    """Values with their intervals as text: '0.793 (0.688 to 0.875)'; None where a value was not recorded."""
+    return [None if np.isnan(v) else f"{v:{sign}.3f} ({lo:{sign}.3f} to {hi:{sign}.3f})"
+            for v, lo, hi in zip(values, low, high)]
 
 
 def view(table):
@@ -169,7 +176,9 @@ def view(table):
     interval), the chosen post-processing marked."""
     gain = f"gain over the {table.step.iloc[0]} (95% CI)"
     table = table.assign(**{"patient dice (95% CI)": with_interval(table["patient dice"], table["ci low"], table["ci high"]),
-                            gain: with_interval(table["gain"], table["gain low"], table["gain high"], sign="+")})
+                            gain: with_interval(table["gain"], table["gain low"], table["gain high"], sign="+"),
+                            "training minutes": table["training minutes"].astype(object).where(  # a NaN index drops rows
+                                table["training minutes"].notna(), "not recorded")})
     wide = table.pivot_table(index=["step", "post-processing", "chosen", "training minutes"], columns="split",
                              values=["patient dice (95% CI)", gain, "tumour-slice dice", "missed tumour slices",
                                      "false-positive slices", "detection accuracy"], aggfunc="first", sort=False)
@@ -186,7 +195,7 @@ def merged(table, out):
 
 def main(argv=None):
     """Train (or load) every step (or those named) in the active profile, score them, print the table and save
-    it as CSV, replacing those steps' rows of an existing one."""
+    it as CSV (with named steps: in place of their rows of an existing one)."""
     from .config import get_profile
     from .data import find_data_dir
     from .splits import course_data
@@ -203,7 +212,7 @@ def main(argv=None):
     table = score_steps(train_steps(slices, split, profile, volumes, args.steps), slices, split, volumes)
     out = args.out or artifacts_dir(profile) / "recipe.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
-    table = merged(table, out)
+    table = merged(table, out) if args.steps else table
     table.to_csv(out, index=False)
     print(table.round(3).to_string())
     print(f"Wrote {out}.")

@@ -66,6 +66,9 @@ def test_the_shipped_laptop_results_name_the_current_steps():
     laptop = pd.read_csv(recipe.LAPTOP_RESULTS)
     assert set(laptop.step) == set(recipe.STEPS) and set(laptop["post-processing"]) == set(recipe.POST)
     assert len(recipe.chosen(laptop, "test")) == len(recipe.STEPS)
+    shown = recipe.view(laptop)
+    assert len(shown) == len(recipe.STEPS) * len(recipe.POST)  # a step without training minutes is shown too
+    assert shown.loc["+ Dice loss"].isna().to_numpy().any()  # its unrecorded gain is empty, for na_rep
 
 
 def test_steps_scored_without_the_study_recipe_record_no_gain_and_merge_into_an_earlier_table(scored, tmp_path,
@@ -88,3 +91,5 @@ def test_each_step_trains_with_its_loss_and_takes_its_preparation(sample_slices)
     assert recipe.STEPS["study recipe"].preparation(table) is None
     assert list(recipe.STEPS["+ intensities per volume"].preparation(table).columns) == volumes.STATS
     assert recipe.Step("unet_volume_crop", per_volume=True, crop=True).preparation(table) is table
+    with pytest.raises(ValueError, match="needs per_volume"):
+        recipe.Step("unet_crop", crop=True)
