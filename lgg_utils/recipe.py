@@ -6,10 +6,12 @@ chosen on validation.
 
 The laptop profile's table ships with the package (``LAPTOP_RESULTS``), so every build of the book can show
 it; it was written by ``LGG_PROFILE=laptop python -m lgg_utils.recipe --out lgg_utils/results/laptop_recipe.csv``,
-and a later step's rows added with ``--steps``.
+and a later step's rows added with ``--steps``. Each row keeps its patients' Dice, so a step added later is
+compared with the study recipe patient by patient without the study recipe's model.
 """
 import argparse
 import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -128,14 +130,25 @@ def paired_gain(dice, baseline):
     return {"gain": gain.mean(), "gain low": low, "gain high": high}
 
 
-def score_steps(steps, slices, split, volumes):
-    """A row per step, post-processing and split (val, test): ``summary``, the paired gain over the study recipe
-    (the first of ``STEPS``) with the same post-processing (``paired_gain``; not recorded where it is not among
-    ``steps``), training minutes, and whether the post-processing is the step's choice (the best validation
+def stored_dice(table, step, post, part):
+    """The per-patient Dice a table (``score_steps``, e.g. read back from its CSV) recorded for one step,
+    post-processing and split, as a Series by patient; None where it has none."""
+    rows = table[(table.step == step) & (table["post-processing"] == post) & (table.split == part)]
+    text = rows["patient dices"].dropna() if "patient dices" in rows else ()
+    return pd.Series(json.loads(text.iloc[0]), dtype=float) if len(text) else None
+
+
+def score_steps(steps, slices, split, volumes, earlier=None):
+    """A row per step, post-processing and split (val, test): ``summary``, each patient's Dice (as JSON), the
+    paired gain over the study recipe (the first of ``STEPS``) with the same post-processing (``paired_gain``;
+    where it is not among ``steps``, over its per-patient Dice stored in an ``earlier`` table, else not
+    recorded), training minutes, and whether the post-processing is the step's choice (the best validation
     patient Dice). Each split is predicted once per flip setting; the post-processings share those predictions.
     ``volumes``: a ``volume_table`` made with ``crop``."""
-    rows, dice, parts = [], {}, {part: split_rows(slices, split, part) for part in ("val", "test")}
+    rows, parts = [], {part: split_rows(slices, split, part) for part in ("val", "test")}
     first, unrecorded = next(iter(STEPS)), dict.fromkeys(["gain", "gain low", "gain high"], np.nan)
+    dice = {} if earlier is None else {(first, post, part): stored_dice(earlier, first, post, part)
+                                       for post in POST for part in parts}
     for step, (model, history) in steps.items():
         minutes = history["seconds"].sum() / 60 if "seconds" in history else np.nan
         predicted = {(part, mirror): scoring.predict(model, part_rows, volumes=STEPS[step].preparation(volumes),
@@ -149,9 +162,10 @@ def score_steps(steps, slices, split, volumes):
                 scores = scoring.slice_scores(part_rows, truth, probabilities)
                 patients = scoring.patient_scores(scores)
                 dice[step, post, part] = patients.dice
-                gain = paired_gain(patients.dice, dice[first, post, part]) if first in steps else unrecorded
+                baseline = dice.get((first, post, part))
+                gain = unrecorded if baseline is None else paired_gain(patients.dice, baseline)
                 rows.append({"step": step, "post-processing": post, "split": part, **summary(patients, scores),
-                             **gain, "training minutes": minutes})
+                             **gain, "training minutes": minutes, "patient dices": patients.dice.to_json()})
     table = pd.DataFrame(rows)
     val = table[table.split == "val"]
     chosen = val.loc[val.groupby("step", sort=False)["patient dice"].idxmax(), ["step", "post-processing"]]
@@ -195,7 +209,8 @@ def merged(table, out):
 
 def main(argv=None):
     """Train (or load) every step (or those named) in the active profile, score them, print the table and save
-    it as CSV (with named steps: in place of their rows of an existing one)."""
+    it as CSV (with named steps: in place of their rows of an existing one, their gain over its study recipe's
+    stored per-patient Dice)."""
     from .config import get_profile
     from .data import find_data_dir
     from .splits import course_data
@@ -209,12 +224,13 @@ def main(argv=None):
     training.reproducible(profile.seed)
     slices, split = course_data(profile, find_data_dir(), progress=True)
     volumes = volume_table(slices, crop=True)
-    table = score_steps(train_steps(slices, split, profile, volumes, args.steps), slices, split, volumes)
     out = args.out or artifacts_dir(profile) / "recipe.csv"
+    earlier = pd.read_csv(out) if args.steps and out.exists() else None
+    table = score_steps(train_steps(slices, split, profile, volumes, args.steps), slices, split, volumes, earlier)
     out.parent.mkdir(parents=True, exist_ok=True)
     table = merged(table, out) if args.steps else table
     table.to_csv(out, index=False)
-    print(table.round(3).to_string())
+    print(table.drop(columns="patient dices").round(3).to_string())
     print(f"Wrote {out}.")
 
 

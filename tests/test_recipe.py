@@ -22,12 +22,20 @@ def split(sample_slices, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def scored(sample_slices, split):
-    table = volumes.volume_table(sample_slices, progress=False, crop=True)
+def volume_stats(sample_slices):
+    return volumes.volume_table(sample_slices, progress=False, crop=True)
+
+
+@pytest.fixture(scope="module")
+def steps():
     model = models.unet((32, 32, 3), width=0.0625)
     history = pd.DataFrame({"loss": [1.0], "seconds": [90.0]})
-    steps = {step: (model, history) for step in recipe.STEPS}
-    return recipe.score_steps(steps, sample_slices, split, table)
+    return {step: (model, history) for step in recipe.STEPS}
+
+
+@pytest.fixture(scope="module")
+def scored(steps, sample_slices, split, volume_stats):
+    return recipe.score_steps(steps, sample_slices, split, volume_stats)
 
 
 def test_every_step_is_scored_on_validation_and_test_with_its_choice_made_on_validation(scored):
@@ -93,3 +101,17 @@ def test_each_step_trains_with_its_loss_and_takes_its_preparation(sample_slices)
     assert recipe.Step("unet_volume_crop", per_volume=True, crop=True).preparation(table) is table
     with pytest.raises(ValueError, match="needs per_volume"):
         recipe.Step("unet_crop", crop=True)
+
+
+def test_a_step_scored_later_gains_over_the_study_recipes_stored_patient_dice(scored, steps, sample_slices, split,
+                                                                              volume_stats, tmp_path):
+    last = list(recipe.STEPS)[-1]
+    scored.to_csv(tmp_path / "recipe.csv", index=False)
+    earlier = pd.read_csv(tmp_path / "recipe.csv")
+    later = recipe.score_steps({last: steps[last]}, sample_slices, split, volume_stats, earlier=earlier)
+    columns = ["post-processing", "split", "patient dice", "gain", "gain low", "gain high"]
+    pd.testing.assert_frame_equal(later[columns].reset_index(drop=True),
+                                  scored.loc[scored.step == last, columns].reset_index(drop=True))
+    stored = recipe.stored_dice(earlier, last, "as predicted", "test")
+    assert stored.mean() == pytest.approx(later.query("split == 'test'")["patient dice"].iloc[0])
+    assert recipe.stored_dice(earlier.drop(columns="patient dices"), last, "as predicted", "test") is None
