@@ -116,38 +116,32 @@ def resunet(input_shape=(256, 256, 3), width=1.0, name="resunet"):
     return keras.Model(inputs, mask_head(x), name=name)
 
 
-def vgg19_encoder(inputs, width=1.0, batch_norm=False):
+def vgg19_encoder(inputs, width=1.0):
     """VGG19's convolutional blocks (layer names as in keras.applications, so ImageNet weights load by
-    name); returns the last block's output and the four earlier blocks' outputs as skips. From random
-    weights ``batch_norm`` puts batch norm between each convolution and its ReLU: without it, 16 plain ReLU
-    layers trained at Adam's 1e-3 broke down in the laptop profile (the loss jumped and never recovered)."""
+    name); returns the last block's output and the four earlier blocks' outputs as skips. Without batch
+    norm, 16 ReLU layers need He initialisation to train from random weights."""
     x, skips = inputs, []
     for block, (filters, convs) in enumerate(VGG19_BLOCKS, start=1):
         if block > 1:
             skips.append(x)
             x = layers.MaxPooling2D(2, name=f"block{block - 1}_pool")(x)
         for i in range(1, convs + 1):
-            x = layers.Conv2D(scaled(filters, width), 3, padding="same", activation=None if batch_norm else "relu",
+            x = layers.Conv2D(scaled(filters, width), 3, padding="same", activation="relu",
                               kernel_initializer="he_normal", name=f"block{block}_conv{i}")(x)
-            if batch_norm:
-                x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"block{block}_bn{i}")(x)
-                x = layers.Activation("relu", name=f"block{block}_relu{i}")(x)
     return x, skips
 
 
 def vgg19_unet(input_shape=(256, 256, 3), width=1.0, weights=None, dropout=0.3, name="vgg19_unet"):
     """VGG19-UNet: the VGG19 encoder, its fifth block as bottleneck, four decoder blocks (transposed
     convolutions, skips, dropout, batch norm) back to full size with 64 channels, a 1x1 sigmoid mask.
-    ``weights='imagenet'`` (full width only) loads VGG19's ImageNet weights into the encoder, which then has
-    VGG19's own layers only; from random weights the encoder has batch norm (``vgg19_encoder``)."""
+    ``weights='imagenet'`` (full width only) loads VGG19's ImageNet weights into the encoder."""
     inputs = keras.Input(input_shape, name="image")
-    pretrained = weights == "imagenet"
-    x, skips = vgg19_encoder(imagenet_inputs(inputs, "vgg19") if pretrained else inputs, width, batch_norm=not pretrained)
+    x, skips = vgg19_encoder(imagenet_inputs(inputs, "vgg19") if weights == "imagenet" else inputs, width)
     for level in reversed(range(1, len(skips) + 1)):
         filters = scaled(VGG19_BLOCKS[level - 1][0], width)
         x = decoder_block(x, skips[level - 1], filters, f"dec{level}", dropout=dropout)
     model = keras.Model(inputs, mask_head(x), name=name)
-    if pretrained:
+    if weights == "imagenet":
         _copy_weights(keras.applications.VGG19(include_top=False, weights="imagenet", input_shape=input_shape), model)
     return model
 

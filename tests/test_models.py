@@ -42,14 +42,12 @@ def test_unet_maps_a_batch_to_probability_masks():
     assert out.shape == (2, 32, 32, 1) and ((0 <= out) & (out <= 1)).all()
 
 
-def vgg19_unet_parameters(width=1.0, batch_norm=True):
-    """VGG19-UNet's parameter count: VGG19's conv blocks (with batch norm from random weights), 4 decoder
-    blocks, 1x1 output."""
+def vgg19_unet_parameters(width=1.0):
+    """VGG19-UNet's parameter count: VGG19's conv blocks (no batch norm), 4 decoder blocks, 1x1 output."""
     blocks = [(models.scaled(f, width), n) for f, n in models.VGG19_BLOCKS]
     total, cin = 0, 3
     for filters, convs in blocks:
         total += conv(3, cin, filters) + sum(conv(3, filters, filters) for _ in range(convs - 1))
-        total += 4 * filters * convs if batch_norm else 0
         cin = filters
     below = blocks[-1][0]
     for filters, _ in reversed(blocks[:-1]):
@@ -79,18 +77,6 @@ def test_vgg19_unet_matches_its_description_and_keras_vgg19_layer_names():
     assert 19.9e6 < encoder < 20.1e6  # the study's "about 20 M" is the encoder
     for layer in (layer for layer in vgg.layers if layer.weights):
         assert model.get_layer(layer.name).count_params() == layer.count_params(), layer.name
-
-
-def test_vgg19_unet_with_imagenet_weights_is_vgg19_without_batch_norm(monkeypatch):
-    """The pretrained encoder keeps VGG19's own layers and weights (here random ones: no download offline)."""
-    vgg = keras.applications.VGG19(include_top=False, weights=None, input_shape=(64, 64, 3))
-    monkeypatch.setattr(keras.applications, "VGG19", lambda **kwargs: vgg)
-    model = models.vgg19_unet((64, 64, 3), weights="imagenet")
-    assert model.count_params() == vgg19_unet_parameters(batch_norm=False)
-    assert not [layer for layer in model.layers if layer.name.startswith("block") and "_bn" in layer.name]
-    for layer in (layer for layer in vgg.layers if layer.weights):
-        for mine, theirs in zip(model.get_layer(layer.name).get_weights(), layer.get_weights()):
-            np.testing.assert_array_equal(mine, theirs)
 
 
 def test_resunet_matches_its_description():
