@@ -81,8 +81,9 @@ def channel_row(image, mask, title=None, size=2.6):
     return fig
 
 
-def training_curves(history, metric, kept, title=None):
-    """Loss and ``metric`` per epoch for training and validation, the epoch whose weights were ``kept`` marked."""
+def training_curves(history, metric, kept, title=None, silent=None):
+    """Loss and ``metric`` per epoch for training and validation, the epoch whose weights were ``kept`` marked;
+    ``silent``: the validation ``metric`` of a model that never finds a tumour, drawn as a reference."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for ax, key in zip(axes, ("loss", metric)):
         ax.plot(history.index, history[key], label="train", color=SPLIT_COLOURS["train"])
@@ -90,6 +91,9 @@ def training_curves(history, metric, kept, title=None):
         ax.axvline(kept, color="grey", ls=":", label=f"kept epoch ({kept})")
         ax.set(xlabel="epoch", ylabel=key, title=key)
     axes[0].legend()
+    if silent is not None:
+        axes[1].axhline(silent, color="grey", ls="--", label=f"validation, never finding a tumour ({silent:.2f})")
+        axes[1].legend()
     if title:
         fig.suptitle(title)
     fig.tight_layout()

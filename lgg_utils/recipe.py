@@ -6,8 +6,9 @@ chosen on validation.
 
 The laptop profile's table ships with the package (``LAPTOP_RESULTS``), so every build of the book can show
 it; it was written by ``LGG_PROFILE=laptop python -m lgg_utils.recipe --out lgg_utils/results/laptop_recipe.csv``,
-and a later step's rows added with ``--steps``. Each row keeps its patients' Dice, so a step added later is
-compared with the study recipe patient by patient without the study recipe's model.
+and a later step's rows added with ``--steps``. A table written now keeps each row's per-patient Dice, so a step
+added to it later is compared with the study recipe patient by patient without the study recipe's model (the
+shipped table's rows predate this and keep none).
 """
 import argparse
 import dataclasses
@@ -125,6 +126,10 @@ def summary(patients, scores):
 def paired_gain(dice, baseline):
     """The mean per-patient gain of ``dice`` over ``baseline`` (two Series indexed by patient, the same
     patients) and its 95% bootstrap interval: the fair comparison of two models scored on the same patients."""
+    if set(dice.index) != set(baseline.index):
+        raise ValueError(f"A paired gain needs the same patients: {len(dice)} scored against a baseline of "
+                         f"{len(baseline)} ({len(set(dice.index) & set(baseline.index))} shared). Was the earlier table "
+                         "written on another split or data folder? Score the study recipe again with the step.")
     gain = dice - baseline.reindex(dice.index)
     low, high = scoring.bootstrap_ci(gain)
     return {"gain": gain.mean(), "gain low": low, "gain high": high}
@@ -199,10 +204,11 @@ def view(table):
     return wide.swaplevel(axis=1).reindex(columns=["val", "test"], level=0).reset_index(["chosen", "training minutes"])
 
 
-def merged(table, out):
-    """``table``'s rows in place of the same steps' rows of the CSV ``out`` (where it exists), in ``STEPS`` order."""
-    if out.exists():
-        table = pd.concat([pd.read_csv(out).query("step not in @table.step"), table], ignore_index=True)
+def merged(table, earlier):
+    """``table``'s rows in place of the same steps' rows of an ``earlier`` table (where there is one), in ``STEPS``
+    order."""
+    if earlier is not None:
+        table = pd.concat([earlier.query("step not in @table.step"), table], ignore_index=True)
     order = {name: k for k, name in enumerate(STEPS)}
     return table.sort_values("step", key=lambda steps: steps.map(order), kind="stable", ignore_index=True)
 
@@ -228,7 +234,7 @@ def main(argv=None):
     earlier = pd.read_csv(out) if args.steps and out.exists() else None
     table = score_steps(train_steps(slices, split, profile, volumes, args.steps), slices, split, volumes, earlier)
     out.parent.mkdir(parents=True, exist_ok=True)
-    table = merged(table, out) if args.steps else table
+    table = merged(table, earlier) if args.steps else table
     table.to_csv(out, index=False)
     print(table.drop(columns="patient dices").round(3).to_string())
     print(f"Wrote {out}.")

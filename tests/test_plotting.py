@@ -17,9 +17,10 @@ def test_examples_run_from_small_to_large_tumours_then_empty_slices():
 def test_training_curves_mark_the_kept_epoch():
     history = pd.DataFrame({"loss": [1.0, 0.6, 0.5], "val_loss": [0.9, 0.4, 0.7],
                             "dice": [0.1, 0.5, 0.6], "val_dice": [0.1, 0.6, 0.5]}).rename_axis("epoch")
-    fig = plotting.training_curves(history, "dice", kept=2)
+    fig = plotting.training_curves(history, "dice", kept=2, silent=0.75)
     assert [ax.get_title() for ax in fig.axes] == ["loss", "dice"]
     assert "kept epoch (2)" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "validation, never finding a tumour (0.75)" in [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
     plotting.plt.close(fig)
 
 

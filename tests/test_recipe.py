@@ -68,6 +68,8 @@ def test_the_paired_gain_is_the_mean_per_patient_difference_with_its_interval():
     gain = recipe.paired_gain(dice, baseline)
     assert gain["gain"] == pytest.approx(0.1) and gain["gain low"] <= 0.1 <= gain["gain high"]
     assert gain["gain low"] >= 0  # no patient got worse
+    with pytest.raises(ValueError, match="same patients"):
+        recipe.paired_gain(dice, baseline.drop("c"))
 
 
 def test_the_shipped_laptop_results_name_the_current_steps():
@@ -79,17 +81,19 @@ def test_the_shipped_laptop_results_name_the_current_steps():
     assert shown.loc["+ Dice loss"].isna().to_numpy().any()  # its unrecorded gain is empty, for na_rep
 
 
-def test_steps_scored_without_the_study_recipe_record_no_gain_and_merge_into_an_earlier_table(scored, tmp_path,
-                                                                                               sample_slices):
-    out = tmp_path / "recipe.csv"
-    old = scored.assign(**{"patient dice": -1.0})
-    old.to_csv(out, index=False)
+def test_steps_scored_without_the_study_recipe_record_no_gain_and_merge_into_an_earlier_table(scored, steps,
+                                                                                               sample_slices, split,
+                                                                                               volume_stats):
+    old = scored.drop(columns="patient dices").assign(**{"patient dice": -1.0})  # a table written before the column
     last = list(recipe.STEPS)[-1]
-    again = scored[scored.step == last].assign(gain=np.nan)
-    table = recipe.merged(again, out)
+    again = recipe.score_steps({last: steps[last]}, sample_slices, split, volume_stats)
+    assert again.gain.isna().all()
+    table = recipe.merged(again, old)
     assert list(table.step.unique()) == list(recipe.STEPS) and len(table) == len(scored)
     assert (table[table.step == last]["patient dice"] >= 0).all() and table[table.step == last].gain.isna().all()
     assert (table[table.step != last]["patient dice"] == -1).all()
+    assert table[table.step != last]["patient dices"].isna().all()
+    assert recipe.score_steps({last: steps[last]}, sample_slices, split, volume_stats, earlier=table).gain.isna().all()
 
 
 def test_each_step_trains_with_its_loss_and_takes_its_preparation(sample_slices):
