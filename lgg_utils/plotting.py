@@ -92,8 +92,8 @@ def training_curves(history, metric, kept, title=None, silent=None):
         ax.set(xlabel="epoch", ylabel=key, title=key)
     axes[0].legend()
     if silent is not None:
-        axes[1].axhline(silent, color="grey", ls="--", label=f"validation, never finding a tumour ({silent:.2f})")
-        axes[1].legend()
+        line = axes[1].axhline(silent, color="grey", ls="--", label=f"validation, never finding a tumour ({silent:.2f})")
+        axes[1].legend(handles=[line])  # the other lines are in the loss panel's legend
     if title:
         fig.suptitle(title)
     fig.tight_layout()
