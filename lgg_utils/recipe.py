@@ -234,7 +234,7 @@ def main(argv=None):
     earlier = pd.read_csv(out) if args.steps and out.exists() else None
     table = score_steps(train_steps(slices, split, profile, volumes, args.steps), slices, split, volumes, earlier)
     out.parent.mkdir(parents=True, exist_ok=True)
-    table = merged(table, earlier) if args.steps else table
+    table = merged(table, earlier)
     table.to_csv(out, index=False)
     print(table.drop(columns="patient dices").round(3).to_string())
     print(f"Wrote {out}.")
