@@ -158,7 +158,7 @@ def focal_gradient(gammas):
     fig, ax = plt.subplots(figsize=(6, 3.8))
     for gamma in gammas:
         ax.plot(index, gamma * (1 - index) ** (gamma - 1), label=f"gamma {gamma:g}")
-    ax.set(xlabel="Tversky index T of a slice", ylabel="|d loss / d T|", yscale="log",
+    ax.set(xlabel="Tversky index T", ylabel="|d loss / d T|", yscale="log",
            title="Focal Tversky loss: gradient size")
     ax.legend()
     return fig

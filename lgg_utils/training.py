@@ -110,7 +110,7 @@ RECIPES = {
                          warmup_share=0.75),  # from random weights, its validation loss is noise for most epochs
     "unet": Recipe(models.unet, losses.bce),
     "resunet": Recipe(models.resunet, losses.tversky_loss),
-    "vgg19_unet": Recipe(models.vgg19_unet, losses.focal_tversky_loss, backbone="vgg19"),
+    "vgg19_unet": Recipe(models.vgg19_unet, losses.pooled_focal_tversky_loss, backbone="vgg19"),
 }
 SEGMENTERS = tuple(name for name, recipe in RECIPES.items() if recipe.target == "mask")
 METRICS = {"dice": lambda: keras.metrics.MeanMetricWrapper(dice_metric, name="dice"), "accuracy": lambda: "accuracy"}

@@ -40,12 +40,13 @@ def test_bce_matches_numpy():
         expected + as_numpy(losses.dice_loss(TRUTH, pred))[0], rel=1e-4)
 
 
-@pytest.mark.parametrize("loss", [losses.tversky_loss, losses.focal_tversky_loss, losses.dice_loss])
+@pytest.mark.parametrize("loss", [losses.tversky_loss, losses.focal_tversky_loss, losses.pooled_focal_tversky_loss,
+                                  losses.dice_loss])
 def test_empty_truth_predicted_empty_costs_nothing_and_a_perfect_mask_costs_nothing(loss):
     empty = batch([0, 0, 0, 0])
-    assert as_numpy(loss(empty, empty))[0] == pytest.approx(0.0, abs=1e-6)
-    assert as_numpy(loss(TRUTH, TRUTH))[0] == pytest.approx(0.0, abs=1e-6)
-    assert as_numpy(loss(empty, batch([1, 1, 1, 1])))[0] > 0.5
+    assert as_numpy(loss(empty, empty)).ravel()[0] == pytest.approx(0.0, abs=1e-6)
+    assert as_numpy(loss(TRUTH, TRUTH)).ravel()[0] == pytest.approx(0.0, abs=1e-6)
+    assert as_numpy(loss(empty, batch([1, 1, 1, 1]))).ravel()[0] > 0.5
 
 
 def test_tversky_loss_punishes_missed_tumour_more_than_false_alarm_and_dice_does_not():
@@ -62,10 +63,52 @@ def test_changing_the_module_focal_gamma_takes_effect(monkeypatch):
     assert as_numpy(losses.focal_tversky_loss(TRUTH, PRED)) == pytest.approx(plain ** 2)
 
 
-def test_focal_tversky_gradient_stays_finite_when_a_tumour_free_slice_is_predicted_confidently_empty():
+@pytest.mark.parametrize("loss", [losses.focal_tversky_loss, losses.pooled_focal_tversky_loss])
+def test_focal_tversky_gradient_stays_finite_when_a_tumour_free_slice_is_predicted_confidently_empty(loss):
     import tensorflow as tf
 
     logits = tf.Variable(tf.fill((2, 16, 16, 1), -40.0))  # sigmoid: 4e-18, so T rounds to exactly 1
     with tf.GradientTape() as tape:
-        loss = tf.reduce_mean(losses.focal_tversky_loss(tf.zeros((2, 16, 16, 1)), tf.sigmoid(logits)))
-    assert np.isfinite(tape.gradient(loss, logits).numpy()).all()
+        value = tf.reduce_mean(loss(tf.zeros((2, 16, 16, 1)), tf.sigmoid(logits)))
+    assert np.isfinite(tape.gradient(value, logits).numpy()).all()
+
+
+def test_a_model_trains_on_the_pooled_loss_one_number_per_batch():
+    import keras
+
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(1, 3, padding="same", activation="sigmoid")])
+    model.compile("adam", losses.pooled_focal_tversky_loss)
+    truth = np.zeros((4, 8, 8, 1), "float32")
+    truth[0, 2:5, 2:5] = 1
+    assert np.isfinite(model.train_on_batch(np.random.default_rng(0).random(truth.shape), truth))
+
+
+def test_pooled_index_counts_the_whole_batch_as_one_image():
+    truth, pred = batch([1, 1, 0, 0], [0, 0, 0, 0]), batch([1, 0.5, 0.5, 0], [0.2, 0, 0, 0])
+    as_one = truth.reshape(1, 1, -1, 1), pred.reshape(1, 1, -1, 1)
+    assert as_numpy(losses.soft_tversky_index(truth, pred, pooled=True)) == pytest.approx(
+        as_numpy(losses.soft_tversky_index(*as_one))[0])
+    assert as_numpy(losses.pooled_focal_tversky_loss(truth, pred)) == pytest.approx(
+        as_numpy(losses.focal_tversky_loss(*as_one))[0])
+
+
+def test_per_slice_focal_tversky_rewards_silence_and_the_pooled_one_does_not():
+    """A tumour slice found exactly beside a tumour-free slice with a faint 0.1 everywhere, against an empty
+    prediction of both: per slice, the faint slice costs nearly a whole slice's loss, so with this much stray
+    probability silence is slightly cheaper; pooled, it weighs against the tumour's pixels and finding the
+    tumour is far cheaper."""
+    side = 64
+    tumour = np.zeros((side, side), "float32")
+    tumour[:8, :8] = 1  # 1.6% of the slice
+    truth = np.stack([tumour, np.zeros_like(tumour)])[..., None]
+    found = np.stack([tumour, np.full_like(tumour, 0.1)])[..., None]
+    silent = np.zeros_like(truth)
+
+    def per_slice(pred):
+        return as_numpy(losses.focal_tversky_loss(truth, pred)).mean()
+
+    def pooled(pred):
+        return as_numpy(losses.pooled_focal_tversky_loss(truth, pred))
+
+    assert per_slice(silent) < per_slice(found)
+    assert pooled(found) < pooled(silent) - 0.2
