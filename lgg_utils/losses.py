@@ -13,10 +13,9 @@ SMOOTH = 1.0
 FOCAL_GAMMA = 0.75
 
 
-def soft_tversky_index(y_true, y_pred, alpha=TVERSKY_ALPHA, beta=TVERSKY_BETA, smooth=SMOOTH, pooled=False):
-    """Soft Tversky index per slice: (TP + s) / (TP + alpha FP + beta FN + s) with probabilities; ``pooled``
-    counts the whole batch's pixels as one image (one index per batch)."""
-    axes = tuple(range(0 if pooled else 1, len(y_pred.shape)))
+def soft_tversky_index(y_true, y_pred, alpha=TVERSKY_ALPHA, beta=TVERSKY_BETA, smooth=SMOOTH):
+    """Soft Tversky index per slice: (TP + s) / (TP + alpha FP + beta FN + s) with probabilities."""
+    axes = tuple(range(1, len(y_pred.shape)))
     y_true = ops.cast(y_true, y_pred.dtype)
     tp = ops.sum(y_true * y_pred, axis=axes)
     fp = ops.sum((1 - y_true) * y_pred, axis=axes)
@@ -38,7 +37,7 @@ def tversky_loss_with(alpha, beta):
     return loss
 
 
-def focal_tversky_loss(y_true, y_pred, alpha=TVERSKY_ALPHA, beta=TVERSKY_BETA, gamma=None, pooled=False):
+def focal_tversky_loss(y_true, y_pred, alpha=TVERSKY_ALPHA, beta=TVERSKY_BETA, gamma=None):
     """(1 - soft Tversky index) ** gamma (default ``FOCAL_GAMMA``, read at each call); its gradient is gamma
     (1 - T) ** (gamma - 1) times the Tversky loss's, so gamma < 1 pushes nearly right slices hardest.
 
@@ -47,17 +46,19 @@ def focal_tversky_loss(y_true, y_pred, alpha=TVERSKY_ALPHA, beta=TVERSKY_BETA, g
     the whole batch's gradient into NaN.
     """
     gamma = FOCAL_GAMMA if gamma is None else gamma
-    gap = 1 - soft_tversky_index(y_true, y_pred, alpha, beta, pooled=pooled)
+    gap = 1 - soft_tversky_index(y_true, y_pred, alpha, beta)
     eps = config.epsilon()
     # where() differentiates both branches: the floor keeps the dropped one's gradient finite too.
     return ops.where(gap > eps, ops.power(ops.maximum(gap, eps), gamma), 0.0)
 
 
 def pooled_focal_tversky_loss(y_true, y_pred):
-    """``focal_tversky_loss`` of the batch's pixels pooled into one index, as the study's Keras code computes it:
-    a tumour-free slice's stray probability then weighs against the batch's tumour pixels instead of costing a
-    whole slice's loss, so predicting every slice empty no longer pays (see chapter 5)."""
-    return focal_tversky_loss(y_true, y_pred, pooled=True)
+    """``focal_tversky_loss`` of the batch's pixels pooled into one index, as the widely used Keras implementation
+    (``K.flatten`` over the batch) computes it: a tumour-free slice's stray probability then weighs against the
+    batch's tumour pixels instead of costing a whole slice's loss, so predicting every slice empty pays far less
+    (see chapter 5). The batch is reshaped into one image, so the per-slice functions compute it."""
+    one_image = (1, -1)
+    return focal_tversky_loss(ops.reshape(y_true, one_image), ops.reshape(y_pred, one_image))[0]
 
 
 def dice_loss(y_true, y_pred):
