@@ -87,6 +87,7 @@ def test_pooled_loss_counts_the_whole_batch_as_one_image():
     truth, pred = batch([1, 1, 0, 0], [0, 0, 0, 0]), batch([1, 0.5, 0.5, 0], [0.2, 0, 0, 0])
     tp, fp, fn = 1.5, 0.7, 0.5
     index = (tp + 1) / (tp + 0.3 * fp + 0.7 * fn + 1)
+    assert np.shape(losses.pooled_focal_tversky_loss(truth, pred)) == ()
     assert as_numpy(losses.pooled_focal_tversky_loss(truth, pred)) == pytest.approx((1 - index) ** 0.75, rel=1e-5)
 
 
