@@ -52,13 +52,31 @@ def focal_tversky_loss(y_true, y_pred, alpha=TVERSKY_ALPHA, beta=TVERSKY_BETA, g
     return ops.where(gap > eps, ops.power(ops.maximum(gap, eps), gamma), 0.0)
 
 
+def _one_image(y_true, y_pred):
+    """The batch's truth and prediction reshaped into one image, so a per-slice loss pools the whole batch."""
+    return ops.reshape(y_true, (1, -1)), ops.reshape(y_pred, (1, -1))
+
+
+def pooled_tversky_loss(y_true, y_pred):
+    """``tversky_loss`` of the batch's pixels pooled into one index (see ``pooled_focal_tversky_loss``)."""
+    return tversky_loss(*_one_image(y_true, y_pred))[0]
+
+
+def pooled_tversky_loss_with(alpha, beta):
+    """``pooled_tversky_loss`` with other weights, as a loss function named after them (for logs and fingerprints)."""
+    def loss(y_true, y_pred):
+        return tversky_loss(*_one_image(y_true, y_pred), alpha, beta)[0]
+
+    loss.__name__ = loss.__qualname__ = f"pooled_tversky_loss_with(alpha={alpha}, beta={beta})"
+    return loss
+
+
 def pooled_focal_tversky_loss(y_true, y_pred):
     """``focal_tversky_loss`` of the batch's pixels pooled into one index, as the widely used Keras implementation
     (``K.flatten`` over the batch) computes it: a tumour-free slice's stray probability then weighs against the
     batch's tumour pixels instead of costing a whole slice's loss, so predicting every slice empty pays far less
-    (see chapter 5). The batch is reshaped into one image, so the per-slice functions compute it."""
-    one_image = (1, -1)
-    return focal_tversky_loss(ops.reshape(y_true, one_image), ops.reshape(y_pred, one_image))[0]
+    (see chapter 5)."""
+    return focal_tversky_loss(*_one_image(y_true, y_pred))[0]
 
 
 def dice_loss(y_true, y_pred):

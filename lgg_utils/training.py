@@ -109,7 +109,7 @@ RECIPES = {
                          target="label", backbone="resnet50", epoch_share=0.5,  # a step costs ~2x a segmenter's
                          warmup_share=0.75),  # from random weights, its validation loss is noise for most epochs
     "unet": Recipe(models.unet, losses.bce),
-    "resunet": Recipe(models.resunet, losses.tversky_loss),
+    "resunet": Recipe(models.resunet, losses.pooled_tversky_loss),
     "vgg19_unet": Recipe(models.vgg19_unet, losses.pooled_focal_tversky_loss, backbone="vgg19"),
 }
 SEGMENTERS = tuple(name for name, recipe in RECIPES.items() if recipe.target == "mask")

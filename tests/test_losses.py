@@ -40,8 +40,8 @@ def test_bce_matches_numpy():
         expected + as_numpy(losses.dice_loss(TRUTH, pred))[0], rel=1e-4)
 
 
-@pytest.mark.parametrize("loss", [losses.tversky_loss, losses.focal_tversky_loss, losses.pooled_focal_tversky_loss,
-                                  losses.dice_loss])
+@pytest.mark.parametrize("loss", [losses.tversky_loss, losses.pooled_tversky_loss, losses.focal_tversky_loss,
+                                  losses.pooled_focal_tversky_loss, losses.dice_loss])
 def test_empty_truth_predicted_empty_costs_nothing_and_a_perfect_mask_costs_nothing(loss):
     empty = batch([0, 0, 0, 0])
     assert as_numpy(loss(empty, empty)).ravel()[0] == pytest.approx(0.0, abs=1e-6)
@@ -73,25 +73,30 @@ def test_focal_tversky_gradient_stays_finite_when_a_tumour_free_slice_is_predict
     assert np.isfinite(tape.gradient(value, logits).numpy()).all()
 
 
-def test_a_model_trains_on_the_pooled_loss_one_number_per_batch():
+@pytest.mark.parametrize("loss", [losses.pooled_tversky_loss, losses.pooled_focal_tversky_loss])
+def test_a_model_trains_on_the_pooled_loss_one_number_per_batch(loss):
     import keras
 
     model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(1, 3, padding="same", activation="sigmoid")])
-    model.compile("adam", losses.pooled_focal_tversky_loss)
+    model.compile("adam", loss)
     truth = np.zeros((4, 8, 8, 1), "float32")
     truth[0, 2:5, 2:5] = 1
     assert np.isfinite(model.train_on_batch(np.random.default_rng(0).random(truth.shape), truth))
 
 
-def test_pooled_loss_counts_the_whole_batch_as_one_image():
+@pytest.mark.parametrize("loss, exponent", [(losses.pooled_tversky_loss, 1.0),
+                                             (losses.pooled_focal_tversky_loss, losses.FOCAL_GAMMA)])
+def test_pooled_loss_counts_the_whole_batch_as_one_image(loss, exponent):
     truth, pred = batch([1, 1, 0, 0], [0, 0, 0, 0]), batch([1, 0.5, 0.5, 0], [0.2, 0, 0, 0])
     tp, fp, fn = 1.5, 0.7, 0.5
     index = (tp + 1) / (tp + 0.3 * fp + 0.7 * fn + 1)
-    assert np.shape(losses.pooled_focal_tversky_loss(truth, pred)) == ()
-    assert as_numpy(losses.pooled_focal_tversky_loss(truth, pred)) == pytest.approx((1 - index) ** 0.75, rel=1e-5)
+    assert np.shape(loss(truth, pred)) == ()
+    assert as_numpy(loss(truth, pred)) == pytest.approx((1 - index) ** exponent, rel=1e-5)
 
 
-def test_per_slice_focal_tversky_rewards_silence_and_the_pooled_one_does_not():
+@pytest.mark.parametrize("per_slice_loss, pooled_loss", [(losses.tversky_loss, losses.pooled_tversky_loss),
+                                                          (losses.focal_tversky_loss, losses.pooled_focal_tversky_loss)])
+def test_per_slice_tversky_rewards_silence_and_the_pooled_one_does_not(per_slice_loss, pooled_loss):
     """A tumour slice found exactly beside a tumour-free slice with a faint 0.1 everywhere, against an empty
     prediction of both: per slice, the faint slice costs nearly a whole slice's loss, so with this much stray
     probability silence is slightly cheaper; pooled, it weighs against the tumour's pixels and finding the
@@ -104,10 +109,21 @@ def test_per_slice_focal_tversky_rewards_silence_and_the_pooled_one_does_not():
     silent = np.zeros_like(truth)
 
     def per_slice(pred):
-        return as_numpy(losses.focal_tversky_loss(truth, pred)).mean()
+        return as_numpy(per_slice_loss(truth, pred)).mean()
 
     def pooled(pred):
-        return as_numpy(losses.pooled_focal_tversky_loss(truth, pred))
+        return as_numpy(pooled_loss(truth, pred))
 
     assert per_slice(silent) < per_slice(found)
     assert pooled(found) < pooled(silent) - 0.2
+
+
+def test_named_pooled_tversky_loss_matches_the_default_one_and_is_told_apart():
+    from lgg_utils import artifacts
+
+    missed = batch([1, 1, 1, 0]), batch([1, 1, 0, 0])  # truth, prediction: TP 2, FN 1
+    default = losses.pooled_tversky_loss_with(losses.TVERSKY_ALPHA, losses.TVERSKY_BETA)
+    assert as_numpy(default(*missed)) == pytest.approx(as_numpy(losses.pooled_tversky_loss(*missed)))
+    swapped = losses.pooled_tversky_loss_with(0.7, 0.3)
+    assert as_numpy(swapped(*missed)) < as_numpy(default(*missed))  # a miss now costs less
+    assert artifacts.fingerprint(loss=swapped) != artifacts.fingerprint(loss=default)
