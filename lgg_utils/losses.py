@@ -84,6 +84,13 @@ def dice_loss(y_true, y_pred):
     return 1 - soft_tversky_index(y_true, y_pred, 0.5, 0.5)
 
 
+def pooled_dice_loss(y_true, y_pred):
+    """``dice_loss`` of the batch's pixels pooled into one index, as Buda et al.'s code pools it (it flattens
+    the whole batch): a false alarm's soft false positives on a tumour-free slice then weigh against all the
+    batch's tumour pixels, not a whole slice's loss (see ``pooled_focal_tversky_loss``)."""
+    return dice_loss(*_one_image(y_true, y_pred))[0]
+
+
 def bce(y_true, y_pred):
     """Binary cross-entropy per slice (mean over its pixels)."""
     axes = tuple(range(1, len(y_pred.shape)))

@@ -61,7 +61,8 @@ class Step:
 STEPS = {"study recipe": Step(None),
          "+ intensities per volume": Step("unet_volume", per_volume=True),
          "+ flip augmentation only": Step("unet_volume_flips", per_volume=True, augmentation=flip),
-         "+ Dice loss": Step("unet_volume_dice", per_volume=True, loss=losses.dice_loss)}
+         "+ Dice loss": Step("unet_volume_dice", per_volume=True, loss=losses.dice_loss),
+         "+ pooled Dice loss": Step("unet_volume_pooled_dice", per_volume=True, loss=losses.pooled_dice_loss)}
 POST = {"as predicted": (False, False), "largest component": (False, True),  # name -> (flip, largest component)
         "flip + largest component": (True, True)}
 

@@ -41,7 +41,7 @@ def test_bce_matches_numpy():
 
 
 @pytest.mark.parametrize("loss", [losses.tversky_loss, losses.pooled_tversky_loss, losses.focal_tversky_loss,
-                                  losses.pooled_focal_tversky_loss, losses.dice_loss])
+                                  losses.pooled_focal_tversky_loss, losses.dice_loss, losses.pooled_dice_loss])
 def test_empty_truth_predicted_empty_costs_nothing_and_a_perfect_mask_costs_nothing(loss):
     empty = batch([0, 0, 0, 0])
     assert as_numpy(loss(empty, empty)).ravel()[0] == pytest.approx(0.0, abs=1e-6)
@@ -73,7 +73,8 @@ def test_focal_tversky_gradient_stays_finite_when_a_tumour_free_slice_is_predict
     assert np.isfinite(tape.gradient(value, logits).numpy()).all()
 
 
-@pytest.mark.parametrize("loss", [losses.pooled_tversky_loss, losses.pooled_focal_tversky_loss])
+@pytest.mark.parametrize("loss", [losses.pooled_tversky_loss, losses.pooled_focal_tversky_loss,
+                                  losses.pooled_dice_loss])
 def test_a_model_trains_on_the_pooled_loss_one_number_per_batch(loss):
     import keras
 
@@ -84,19 +85,25 @@ def test_a_model_trains_on_the_pooled_loss_one_number_per_batch(loss):
     assert np.isfinite(model.train_on_batch(np.random.default_rng(0).random(truth.shape), truth))
 
 
-@pytest.mark.parametrize("loss, exponent", [(losses.pooled_tversky_loss, 1.0),
-                                             (losses.pooled_focal_tversky_loss, losses.FOCAL_GAMMA)])
-def test_pooled_loss_counts_the_whole_batch_as_one_image(loss, exponent):
+TVERSKY = (losses.TVERSKY_ALPHA, losses.TVERSKY_BETA)
+
+
+@pytest.mark.parametrize("loss, weights, exponent", [(losses.pooled_tversky_loss, TVERSKY, 1.0),
+                                                      (losses.pooled_focal_tversky_loss, TVERSKY, losses.FOCAL_GAMMA),
+                                                      (losses.pooled_dice_loss, (0.5, 0.5), 1.0)])
+def test_pooled_loss_counts_the_whole_batch_as_one_image(loss, weights, exponent):
     truth, pred = batch([1, 1, 0, 0], [0, 0, 0, 0]), batch([1, 0.5, 0.5, 0], [0.2, 0, 0, 0])
     tp, fp, fn = 1.5, 0.7, 0.5
-    index = (tp + 1) / (tp + 0.3 * fp + 0.7 * fn + 1)
+    alpha, beta = weights
+    index = (tp + 1) / (tp + alpha * fp + beta * fn + 1)
     assert np.shape(loss(truth, pred)) == ()
     assert as_numpy(loss(truth, pred)) == pytest.approx((1 - index) ** exponent, rel=1e-5)
 
 
 @pytest.mark.parametrize("per_slice_loss, pooled_loss", [(losses.tversky_loss, losses.pooled_tversky_loss),
-                                                          (losses.focal_tversky_loss, losses.pooled_focal_tversky_loss)])
-def test_per_slice_tversky_rewards_silence_and_the_pooled_one_does_not(per_slice_loss, pooled_loss):
+                                                          (losses.focal_tversky_loss, losses.pooled_focal_tversky_loss),
+                                                          (losses.dice_loss, losses.pooled_dice_loss)])
+def test_per_slice_overlap_loss_rewards_silence_and_the_pooled_one_does_not(per_slice_loss, pooled_loss):
     """A tumour slice found exactly beside a tumour-free slice with a faint 0.1 everywhere, against an empty
     prediction of both: per slice, the faint slice costs nearly a whole slice's loss, so with this much stray
     probability silence is slightly cheaper; pooled, it weighs against the tumour's pixels and finding the
