@@ -100,9 +100,9 @@ def threshold_note(folder, models, threshold):
     if "classifier" not in models:
         return "No classifier: every slice is segmented."
     if (Path(folder) / "classifier" / "metrics.json").is_file():
-        return f"Classifier threshold {threshold:.2f}, chosen on the validation patients (chapter 2)."
+        return f"Classifier threshold {threshold:.2f}, chosen on the training patients (chapter 2)."
     return (f"Classifier threshold {threshold:.2f} (the default): chapter 2, or "
-            "`python -m lgg_utils.training classifier`, chooses it on the validation patients.")
+            "`python -m lgg_utils.training classifier`, chooses it on the training patients.")
 
 
 def main():

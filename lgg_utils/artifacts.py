@@ -144,7 +144,7 @@ def read_metrics(folder):
 
 
 def classifier_threshold(artifacts):
-    """The decision threshold the classifier chapter chose on validation (its ``metrics.json``), else 0.5."""
+    """The decision threshold the classifier chapter chose (its ``metrics.json``), else 0.5."""
     return ((read_metrics(Path(artifacts) / "classifier") or {}).get("val") or {}).get("threshold", 0.5)
 
 

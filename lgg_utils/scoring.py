@@ -1,7 +1,7 @@
 """Evaluation: a segmenter's per-slice scores and their means over all slices and over tumour slices
 (a slice with no tumour predicted empty scores 1, as in ``metrics``), per-patient 3-D scores with a
 bootstrap interval, and the cascade; a classifier's accuracy, confusion counts and ROC AUC at a decision
-threshold chosen on the validation split.
+threshold chosen on the training split.
 """
 import numpy as np
 import pandas as pd
@@ -58,7 +58,7 @@ def slice_means(scores):
     IoU = Dice / (2 - Dice) holds, as it does for the study's reported pair)."""
     parts = {"all slices": scores, "tumour slices": scores[scores.tumour]}
     means = pd.DataFrame({name: part[["dice", "iou", "tversky"]].mean() for name, part in parts.items()}).T
-    means.loc["pooled"] = pd.Series(_overlaps(*(scores[c].sum() for c in ("tp", "fp", "fn"))))
+    means.loc["pooled"] = pd.Series(_overlaps(*(scores[c].sum() for c in ("tp", "fp", "fn"))), dtype=float)
     return means.assign(slices=[len(scores), int(scores.tumour.sum()), len(scores)])
 
 
@@ -108,7 +108,7 @@ def predict_tumour(model, slices, batch_size=32):
 
 
 def choose_threshold(truth, probability):
-    """The decision threshold with the best accuracy on these (validation) slices; ties go nearest 0.5."""
+    """The decision threshold with the best accuracy on these slices; ties go nearest 0.5."""
     edges = np.unique(np.r_[0.0, probability, 1.0])
     candidates = np.r_[0.5, (edges[:-1] + edges[1:]) / 2]
     accuracy = np.array([np.mean((probability >= t) == truth) for t in candidates])

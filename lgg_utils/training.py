@@ -237,18 +237,18 @@ def train_model(name, slices, split, profile, folder=None, recipe=None, volumes=
 
 
 def score_splits(name, model, slices, split):
-    """Validation and test scores of a trained model; a classifier's threshold is chosen on validation."""
+    """Validation and test scores of a trained model. A classifier's threshold is chosen on the training
+    patients (about ten times the validation slices), and its training scores are kept beside the others."""
     from . import scoring
 
-    parts = {which: split_rows(slices, split, which) for which in ("val", "test")}
+    parts = {which: split_rows(slices, split, which) for which in ("train", "val", "test")}
     if RECIPES[name].target == "label":
-        val, test = (scoring.predict_tumour(model, rows) for rows in parts.values())
-        threshold = scoring.choose_threshold(*val)
-        return {"val": scoring.classifier_scores(*val, threshold),
-                "test": scoring.classifier_scores(*test, threshold),
-                "test at 0.5": scoring.classifier_scores(*test)}
+        calls = {which: scoring.predict_tumour(model, rows) for which, rows in parts.items()}
+        threshold = scoring.choose_threshold(*calls["train"])
+        return {**{which: scoring.classifier_scores(*pair, threshold) for which, pair in calls.items()},
+                "test at 0.5": scoring.classifier_scores(*calls["test"])}
     return {which: scoring.slice_means(scoring.slice_scores(rows, *scoring.predict(model, rows))).to_dict()
-            for which, rows in parts.items()}
+            for which, rows in parts.items() if which != "train"}
 
 
 def score_and_save(name, model, slices, split, profile):
@@ -256,6 +256,11 @@ def score_and_save(name, model, slices, split, profile):
     results = score_splits(name, model, slices, split)
     artifacts.save_metrics(artifacts_dir(profile) / name, results)
     return results
+
+
+def saved_scores(name, model, slices, split, profile):
+    """The scores saved beside the profile's model ``name`` (``metrics.json``); scored and saved first if none are."""
+    return artifacts.read_metrics(artifacts_dir(profile) / name) or score_and_save(name, model, slices, split, profile)
 
 
 def results_table(results):

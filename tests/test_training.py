@@ -56,6 +56,16 @@ def test_command_line_trains_scores_and_writes_metrics(tmp_path, monkeypatch, ca
     assert '"val"' in metrics and '"test"' in metrics
 
 
+def test_saved_scores_are_read_where_saved_and_scored_once_where_not(tmp_path, monkeypatch):
+    monkeypatch.setenv("LGG_ARTIFACTS_DIR", str(tmp_path))
+    profile = config.get_profile("fast")
+    (config.artifacts_dir(profile) / "classifier").mkdir(parents=True)
+    monkeypatch.setattr(training, "score_splits", lambda *args: {"test": {"threshold": 0.3}})
+    assert training.saved_scores("classifier", None, None, None, profile) == {"test": {"threshold": 0.3}}
+    monkeypatch.setattr(training, "score_splits", lambda *args: pytest.fail("scored again"))
+    assert training.saved_scores("classifier", None, None, None, profile) == {"test": {"threshold": 0.3}}
+
+
 def test_pretrained_weights_only_where_the_profile_and_cache_allow(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     (tmp_path / "models").mkdir()
@@ -72,15 +82,16 @@ def test_pretrained_weights_only_where_the_profile_and_cache_allow(tmp_path, mon
         assert training.pretrained(classifier, laptop) is None
 
 
-def test_classifier_trains_on_labels_and_gets_a_validation_threshold(sample_slices, tmp_path):
-    from lgg_utils import data, splits
+def test_classifier_trains_on_labels_and_gets_a_threshold_from_the_training_patients(sample_slices, tmp_path):
+    from lgg_utils import data, scoring, splits
 
     profile = config.get_profile("fast", env={"LGG_IMAGE_SIZE": "32", "LGG_EPOCHS": "1"})
     split = splits.make_splits(data.patient_table(sample_slices), tmp_path / "splits.csv")
     model, history, trained = training.train_model("classifier", sample_slices, split, profile, tmp_path / "c")
     assert trained and {"accuracy", "val_accuracy"} <= set(history.columns)
     results = training.score_splits("classifier", model, sample_slices, split)
-    assert results["val"]["threshold"] == results["test"]["threshold"]
+    chosen = scoring.choose_threshold(*scoring.predict_tumour(model, splits.split_rows(sample_slices, split, "train")))
+    assert results["train"]["threshold"] == results["val"]["threshold"] == results["test"]["threshold"] == chosen
     assert results["test at 0.5"]["threshold"] == 0.5
     assert sum(results["test"][k] for k in ("tn", "fp", "fn", "tp")) == (sample_slices.patient.map(split) == "test").sum()
     assert "accuracy" in training.results_table(results).index
