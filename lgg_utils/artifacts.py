@@ -2,8 +2,8 @@
 
 An artifact is a folder ``<artifacts>/<model>/`` (``config.artifacts_dir`` keys ``<artifacts>`` by profile
 and seed) holding ``model.keras`` (the best epoch), ``history.csv``, ``metrics.json`` (validation and test
-scores, and the classifier's threshold) and ``fingerprint.json``: what the model was trained from (profile,
-recipe, split, the source code of the model builder and the loss and the constants they read, the Keras version). A model is used only
+scores; the classifier's also on the training patients, with its threshold) and ``fingerprint.json``: what
+the model was trained from (profile, recipe, split, the source code of the model builder and the loss and the constants they read, the Keras version). A model is used only
 while its fingerprint matches; a retrain removes every file of the old artifact first and writes the
 fingerprint last, so a broken save is never used.
 """
@@ -134,7 +134,7 @@ def per_volume(folder):
 
 
 def save_metrics(folder, results):
-    """Write a model's validation and test scores to ``metrics.json`` beside it (the evaluation chapter reads them)."""
+    """Write a model's scores to ``metrics.json`` beside it (the evaluation chapter reads them)."""
     (Path(folder) / "metrics.json").write_text(json.dumps(results, indent=2, default=float))
 
 
@@ -144,8 +144,9 @@ def read_metrics(folder):
 
 
 def classifier_threshold(artifacts):
-    """The decision threshold the classifier chapter chose (its ``metrics.json``), else 0.5."""
-    return ((read_metrics(Path(artifacts) / "classifier") or {}).get("val") or {}).get("threshold", 0.5)
+    """The decision threshold the classifier chapter chose on the training patients (its ``metrics.json``), else 0.5
+    (also for scores saved before the threshold was chosen there)."""
+    return ((read_metrics(Path(artifacts) / "classifier") or {}).get("train") or {}).get("threshold", 0.5)
 
 
 def load_models(artifacts, recipes, commands=None):

@@ -237,16 +237,17 @@ def train_model(name, slices, split, profile, folder=None, recipe=None, volumes=
 
 
 def score_splits(name, model, slices, split):
-    """Validation and test scores of a trained model. A classifier's threshold is chosen on the training
-    patients (about ten times the validation slices), and its training scores are kept beside the others."""
+    """A trained model's scores on the validation and test patients; a classifier's on the training patients
+    too: its threshold is chosen there (the largest split, several times the validation slices) and applied to
+    every split."""
     from . import scoring
 
     parts = {which: split_rows(slices, split, which) for which in ("train", "val", "test")}
     if RECIPES[name].target == "label":
-        calls = {which: scoring.predict_tumour(model, rows) for which, rows in parts.items()}
-        threshold = scoring.choose_threshold(*calls["train"])
-        return {**{which: scoring.classifier_scores(*pair, threshold) for which, pair in calls.items()},
-                "test at 0.5": scoring.classifier_scores(*calls["test"])}
+        scored = {which: scoring.predict_tumour(model, rows) for which, rows in parts.items()}
+        threshold = scoring.choose_threshold(*scored["train"])
+        return {**{which: scoring.classifier_scores(*pair, threshold) for which, pair in scored.items()},
+                "test at 0.5": scoring.classifier_scores(*scored["test"])}
     return {which: scoring.slice_means(scoring.slice_scores(rows, *scoring.predict(model, rows))).to_dict()
             for which, rows in parts.items() if which != "train"}
 
@@ -259,8 +260,12 @@ def score_and_save(name, model, slices, split, profile):
 
 
 def saved_scores(name, model, slices, split, profile):
-    """The scores saved beside the profile's model ``name`` (``metrics.json``); scored and saved first if none are."""
-    return artifacts.read_metrics(artifacts_dir(profile) / name) or score_and_save(name, model, slices, split, profile)
+    """The scores saved beside the profile's model ``name`` (``metrics.json``); scored and saved first if none are,
+    or if a classifier's were saved before its threshold was chosen on the training patients (no "train" scores)."""
+    saved = artifacts.read_metrics(artifacts_dir(profile) / name)
+    if saved is None or (RECIPES[name].target == "label" and "train" not in saved):
+        saved = score_and_save(name, model, slices, split, profile)
+    return saved
 
 
 def results_table(results):
@@ -271,7 +276,8 @@ def results_table(results):
 
 
 def main(argv=None):
-    """Command line: train (or load) a model in the active profile, score it on val and test, save metrics.json."""
+    """Command line: train (or load) a model in the active profile, score it on val and test (a classifier on
+    train too), save metrics.json."""
     from .config import get_profile
     from .data import find_data_dir
     from .splits import course_data

@@ -27,7 +27,7 @@ def artifacts(tmp_path, monkeypatch):
     segmenter, classifier = bright_flair_models()
     for name, model in {"unet": segmenter, "classifier": classifier}.items():
         save_as_trained(tmp_path / "fast" / "seed-42", name, model)
-    (tmp_path / "fast" / "seed-42" / "classifier" / "metrics.json").write_text(json.dumps({"val": {"threshold": 0.5}}))
+    (tmp_path / "fast" / "seed-42" / "classifier" / "metrics.json").write_text(json.dumps({"train": {"threshold": 0.5}}))
     monkeypatch.setenv("LGG_ARTIFACTS_DIR", str(tmp_path))
     return tmp_path
 

@@ -70,7 +70,7 @@ def test_editing_a_builder_retrains_and_says_which_function_changed(tmp_path, sa
 
 def test_a_retrain_removes_the_old_scores_and_threshold(tmp_path):
     artifacts.save(tmp_path / "classifier", models.unet((16, 16, 3), width=0.0625), HISTORY, {"v": 1})
-    artifacts.save_metrics(tmp_path / "classifier", {"val": {"threshold": 0.9}})
+    artifacts.save_metrics(tmp_path / "classifier", {"train": {"threshold": 0.9}})
     assert artifacts.classifier_threshold(tmp_path) == 0.9
     artifacts.save(tmp_path / "classifier", models.unet((16, 16, 3), width=0.0625), HISTORY, {"v": 2})
     assert artifacts.read_metrics(tmp_path / "classifier") is None and artifacts.classifier_threshold(tmp_path) == 0.5
@@ -102,10 +102,12 @@ def test_a_model_file_carrying_code_is_refused_by_every_loader(tmp_path):
         evaluate.load_current_models(tmp_path)
 
 
-def test_classifier_threshold_comes_from_its_metrics(tmp_path):
+def test_classifier_threshold_comes_from_its_training_patient_scores(tmp_path):
     assert artifacts.classifier_threshold(tmp_path) == 0.5  # none saved
     (tmp_path / "classifier").mkdir()
-    artifacts.save_metrics(tmp_path / "classifier", {"val": {"threshold": 0.63}})
+    artifacts.save_metrics(tmp_path / "classifier", {"val": {"threshold": 0.41}, "test": {"threshold": 0.41}})
+    assert artifacts.classifier_threshold(tmp_path) == 0.5  # chosen on validation before v0.2.7: not used
+    artifacts.save_metrics(tmp_path / "classifier", {"train": {"threshold": 0.63}, "val": {"threshold": 0.63}})
     assert artifacts.classifier_threshold(tmp_path) == 0.63
 
 

@@ -56,14 +56,16 @@ def test_command_line_trains_scores_and_writes_metrics(tmp_path, monkeypatch, ca
     assert '"val"' in metrics and '"test"' in metrics
 
 
-def test_saved_scores_are_read_where_saved_and_scored_once_where_not(tmp_path, monkeypatch):
+def test_saved_scores_are_read_where_current_and_scored_where_missing_or_stale(tmp_path, monkeypatch):
     monkeypatch.setenv("LGG_ARTIFACTS_DIR", str(tmp_path))
     profile = config.get_profile("fast")
     (config.artifacts_dir(profile) / "classifier").mkdir(parents=True)
     monkeypatch.setattr(training, "score_splits", lambda *args: {"test": {"threshold": 0.3}})
     assert training.saved_scores("classifier", None, None, None, profile) == {"test": {"threshold": 0.3}}
+    monkeypatch.setattr(training, "score_splits", lambda *args: {"train": {"threshold": 0.4}})
+    assert training.saved_scores("classifier", None, None, None, profile) == {"train": {"threshold": 0.4}}  # stale: no "train"
     monkeypatch.setattr(training, "score_splits", lambda *args: pytest.fail("scored again"))
-    assert training.saved_scores("classifier", None, None, None, profile) == {"test": {"threshold": 0.3}}
+    assert training.saved_scores("classifier", None, None, None, profile) == {"train": {"threshold": 0.4}}
 
 
 def test_pretrained_weights_only_where_the_profile_and_cache_allow(tmp_path, monkeypatch):
