@@ -3,9 +3,9 @@
 An artifact is a folder ``<artifacts>/<model>/`` (``config.artifacts_dir`` keys ``<artifacts>`` by profile
 and seed) holding ``model.keras`` (the best epoch), ``history.csv``, ``metrics.json`` (validation and test
 scores; the classifier's also on the training patients, with its threshold) and ``fingerprint.json``: what
-the model was trained from (profile, recipe, split, the source code of the model builder and the loss and the constants they read, the Keras version). A model is used only
-while its fingerprint matches; a retrain removes every file of the old artifact first and writes the
-fingerprint last, so a broken save is never used.
+the model was trained from (profile, recipe, split, the source code of the model builder and the loss and
+the constants they read, the Keras version). A model is used only while its fingerprint matches; a retrain
+removes every file of the old artifact first and writes the fingerprint last, so a broken save is never used.
 """
 import dataclasses
 import hashlib
