@@ -99,7 +99,7 @@ def threshold_note(folder, models, threshold):
     """Where the classifier's threshold comes from (or that there is no classifier)."""
     if "classifier" not in models:
         return "No classifier: every slice is segmented."
-    if "train" in (artifacts.read_metrics(Path(folder) / "classifier") or {}):
+    if artifacts.trained_threshold(folder) is not None:
         return f"Classifier threshold {threshold:.2f}, chosen on the training patients (chapter 2)."
     return (f"Classifier threshold {threshold:.2f} (the default): chapter 2, or "
             "`python -m lgg_utils.training classifier`, chooses it on the training patients.")

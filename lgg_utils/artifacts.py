@@ -143,10 +143,16 @@ def read_metrics(folder):
     return _read_json(Path(folder) / "metrics.json")
 
 
+def trained_threshold(artifacts):
+    """The decision threshold the classifier chapter chose on the training patients (its ``metrics.json``); None
+    where there is none (no scores, or scores saved before the threshold was chosen there: no "train" entry)."""
+    return ((read_metrics(Path(artifacts) / "classifier") or {}).get("train") or {}).get("threshold")
+
+
 def classifier_threshold(artifacts):
-    """The decision threshold the classifier chapter chose on the training patients (its ``metrics.json``), else 0.5
-    (also for scores saved before the threshold was chosen there)."""
-    return ((read_metrics(Path(artifacts) / "classifier") or {}).get("train") or {}).get("threshold", 0.5)
+    """``trained_threshold``, else 0.5."""
+    threshold = trained_threshold(artifacts)
+    return 0.5 if threshold is None else threshold
 
 
 def load_models(artifacts, recipes, commands=None):

@@ -170,13 +170,13 @@ def show_predictions(model, rows):
     plt.show()
 
 
-def save_scores(name, model, slices, split, profile):
-    """Score ``model`` on the validation and test patients, save the scores beside it (``metrics.json``, for
-    the evaluation chapter and the app), and show them beside the study's (in the ``fast`` profile, saying
-    that they come from one or two patients)."""
+def save_scores(name, model, slices, split, profile, predictions=None):
+    """Score ``model`` on the validation and test patients (``training.score_splits``, reusing a classifier's
+    ``predictions``), save the scores beside it (``metrics.json``, for the evaluation chapter and the app), and
+    show them beside the study's (in the ``fast`` profile, saying that they come from one or two patients)."""
     caveat = (": one or two patients of the bundled sample, so they show that the code works, not how good the "
               "model is" if profile.name == "fast" else "")
-    return scoring.study_table(name, training.score_and_save(name, model, slices, split, profile)).style.format("{:.3f}", na_rep="").set_caption(
+    return scoring.study_table(name, training.score_and_save(name, model, slices, split, profile, predictions)).style.format("{:.3f}", na_rep="").set_caption(
         f"{model.name}: our validation and test scores (profile {profile.name}{caveat}) and the study's")
 
 

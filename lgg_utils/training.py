@@ -236,25 +236,28 @@ def train_model(name, slices, split, profile, folder=None, recipe=None, volumes=
     return model, history, True
 
 
-def score_splits(name, model, slices, split):
+def score_splits(name, model, slices, split, predictions=None):
     """A trained model's scores on the validation and test patients; a classifier's on the training patients
     too: its threshold is chosen there (the largest split, several times the validation slices) and applied to
-    every split."""
+    every split. ``predictions``: a classifier's (truth, probability) per split, where the caller has them."""
     from . import scoring
 
-    parts = {which: split_rows(slices, split, which) for which in ("train", "val", "test")}
-    if RECIPES[name].target == "label":
-        scored = {which: scoring.predict_tumour(model, rows) for which, rows in parts.items()}
-        threshold = scoring.choose_threshold(*scored["train"])
-        return {**{which: scoring.classifier_scores(*pair, threshold) for which, pair in scored.items()},
-                "test at 0.5": scoring.classifier_scores(*scored["test"])}
-    return {which: scoring.slice_means(scoring.slice_scores(rows, *scoring.predict(model, rows))).to_dict()
-            for which, rows in parts.items() if which != "train"}
+    if RECIPES[name].target == "mask":
+        results = {}
+        for which in ("val", "test"):
+            rows = split_rows(slices, split, which)
+            results[which] = scoring.slice_means(scoring.slice_scores(rows, *scoring.predict(model, rows))).to_dict()
+        return results
+    predictions = predictions or {which: scoring.predict_tumour(model, split_rows(slices, split, which))
+                                  for which in ("train", "val", "test")}
+    threshold = scoring.choose_threshold(*predictions["train"])
+    return {**{which: scoring.classifier_scores(*pair, threshold) for which, pair in predictions.items()},
+            "test at 0.5": scoring.classifier_scores(*predictions["test"])}
 
 
-def score_and_save(name, model, slices, split, profile):
+def score_and_save(name, model, slices, split, profile, predictions=None):
     """``score_splits``, saved as ``metrics.json`` beside the profile's model ``name``; returns the scores."""
-    results = score_splits(name, model, slices, split)
+    results = score_splits(name, model, slices, split, predictions)
     artifacts.save_metrics(artifacts_dir(profile) / name, results)
     return results
 
@@ -262,8 +265,10 @@ def score_and_save(name, model, slices, split, profile):
 def saved_scores(name, model, slices, split, profile):
     """The scores saved beside the profile's model ``name`` (``metrics.json``); scored and saved first if none are,
     or if a classifier's were saved before its threshold was chosen on the training patients (no "train" scores)."""
-    saved = artifacts.read_metrics(artifacts_dir(profile) / name)
-    if saved is None or (RECIPES[name].target == "label" and "train" not in saved):
+    folder = artifacts_dir(profile)
+    saved = artifacts.read_metrics(folder / name)
+    stale = RECIPES[name].target == "label" and artifacts.trained_threshold(folder) is None
+    if saved is None or stale:
         saved = score_and_save(name, model, slices, split, profile)
     return saved
 

@@ -106,9 +106,10 @@ def test_classifier_threshold_comes_from_its_training_patient_scores(tmp_path):
     assert artifacts.classifier_threshold(tmp_path) == 0.5  # none saved
     (tmp_path / "classifier").mkdir()
     artifacts.save_metrics(tmp_path / "classifier", {"val": {"threshold": 0.41}, "test": {"threshold": 0.41}})
-    assert artifacts.classifier_threshold(tmp_path) == 0.5  # chosen on validation before v0.2.7: not used
+    assert artifacts.trained_threshold(tmp_path) is None  # chosen on validation before v0.2.7: not used
+    assert artifacts.classifier_threshold(tmp_path) == 0.5
     artifacts.save_metrics(tmp_path / "classifier", {"train": {"threshold": 0.63}, "val": {"threshold": 0.63}})
-    assert artifacts.classifier_threshold(tmp_path) == 0.63
+    assert artifacts.trained_threshold(tmp_path) == artifacts.classifier_threshold(tmp_path) == 0.63
 
 
 def test_a_constant_the_loss_reads_is_part_of_the_fingerprint(monkeypatch):

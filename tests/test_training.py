@@ -97,6 +97,10 @@ def test_classifier_trains_on_labels_and_gets_a_threshold_from_the_training_pati
     assert results["test at 0.5"]["threshold"] == 0.5
     assert sum(results["test"][k] for k in ("tn", "fp", "fn", "tp")) == (sample_slices.patient.map(split) == "test").sum()
     assert "accuracy" in training.results_table(results).index
+    truth = np.array([0, 1, 1, 0])
+    given = {which: (truth, np.array([0.1, 0.7, 0.8, 0.2])) for which in ("train", "val", "test")}
+    reused = training.score_splits("classifier", None, sample_slices, split, given)  # no model: nothing predicted again
+    assert reused["test"]["accuracy"] == 1 and reused["test"]["threshold"] == scoring.choose_threshold(*given["train"])
 
 
 def test_colab_may_download_the_imagenet_weights(tmp_path, monkeypatch):
