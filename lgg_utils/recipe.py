@@ -6,9 +6,9 @@ chosen on validation.
 
 The laptop profile's table ships with the package (``LAPTOP_RESULTS``), so every build of the book can show
 it; it was written by ``LGG_PROFILE=laptop python -m lgg_utils.recipe --out lgg_utils/results/laptop_recipe.csv``,
-and a later step's rows added with ``--steps``. A table written now keeps each row's per-patient Dice, so a step
-added to it later is compared with the study recipe patient by patient without the study recipe's model (the
-shipped table's rows predate this and keep none).
+with every step trained and scored on one machine with the same code. The table keeps each row's per-patient
+Dice, so a step added to it later (``--steps``) is compared with the study recipe patient by patient without
+the study recipe's model.
 """
 import argparse
 import dataclasses
