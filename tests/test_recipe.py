@@ -77,7 +77,7 @@ def test_the_shipped_laptop_results_name_the_current_steps():
     assert set(laptop.step) == set(recipe.STEPS) and set(laptop["post-processing"]) == set(recipe.POST)
     assert len(recipe.chosen(laptop, "test")) == len(recipe.STEPS)
     shown = recipe.view(laptop)
-    assert len(shown) == len(recipe.STEPS) * len(recipe.POST)  # a step without training minutes is shown too
+    assert len(shown) == len(recipe.STEPS) * len(recipe.POST)
     assert recipe.chosen(laptop, "test").gain.notna().all()  # one run: every step's gain over the study recipe
 
 
