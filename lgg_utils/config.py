@@ -111,6 +111,12 @@ def _parse(variable, field, text):
     return value
 
 
+def overridden(env=None):
+    """The settings the environment overrides (``OVERRIDES``), each as 'setting value (VARIABLE)'."""
+    env = os.environ if env is None else env
+    return [f"{field} {env[var].strip()} ({var})" for var, field in OVERRIDES.items() if env.get(var)]
+
+
 def get_profile(name=None, env=None):
     """The named (or active) profile with any ``LGG_*`` overrides from the environment applied."""
     env = os.environ if env is None else env

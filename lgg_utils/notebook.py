@@ -12,7 +12,7 @@ from IPython.display import Code, display
 
 from . import benchmark, pipeline, plotting, scoring, training
 from .chapter_times import chapter_time
-from .config import artifacts_dir, get_profile, in_colab, profile_choice, runtime_hint
+from .config import artifacts_dir, get_profile, in_colab, overridden, profile_choice, runtime_hint
 from .data import SAMPLE_DIR, download_kaggle, find_data_dir
 from .splits import course_data, split_rows
 
@@ -50,6 +50,8 @@ def setup(chapter=None):
     if hint:
         print(hint)
     print(f"Profile '{profile.name}', chosen because {profile_choice()[1]}: {profile.description}.")
+    if overridden():
+        print(f"Changed by the environment: {', '.join(overridden())}.")
     if training.mixed_precision():
         print("Mixed precision: float16 arithmetic on the GPU, float32 outputs and losses.")
     repeatable = ("deterministic ops, so a rerun on this machine gives the same numbers" if deterministic
@@ -182,5 +184,5 @@ def save_scores(name, model, slices, split, profile, predictions=None):
 
 def per_class_table(truth, predicted, caption):
     """``scoring.per_class`` (precision, recall, F1 and support of each class) as a rendered table."""
-    return scoring.per_class(truth, predicted).style.format("{:.3f}").format("{:.0f}", subset="support") \
+    return scoring.per_class(truth, predicted).style.format("{:.3f}", na_rep="").format("{:.0f}", subset="support") \
         .set_caption(caption)

@@ -132,10 +132,13 @@ def classifier_scores(truth, probability, threshold=0.5):
 
 
 def per_class(truth, predicted):
-    """Precision, recall, F1 score and support of each class ("no tumour", "tumour") as a table."""
+    """Precision, recall, F1 score and support of each class ("no tumour", "tumour") as a table, with the
+    averages and, as scikit-learn prints it, the accuracy under F1 beside the number of slices."""
     report = classification_report(truth, predicted, labels=[0, 1], target_names=["no tumour", "tumour"],
                                    output_dict=True, zero_division=0)
-    return pd.DataFrame(report).T
+    table = pd.DataFrame(report).T
+    table.loc["accuracy"] = [np.nan, np.nan, report["accuracy"], len(truth)]  # the dict repeats it in every column
+    return table
 
 
 def study_table(name, results):

@@ -61,6 +61,8 @@ def test_environment_overrides_single_settings():
     profile = config.get_profile("fast", env={"LGG_IMAGE_SIZE": "96", "LGG_WIDTH": "0.5", "LGG_PATIENTS": "3"})
     assert (profile.image_size, profile.width, profile.patients) == (96, 0.5, 3)
     assert profile.epochs == config.PROFILES["fast"].epochs
+    assert config.overridden({"LGG_EPOCHS": "1", "LGG_PATIENTS": "20", "LGG_WIDTH": ""}) == [
+        "epochs 1 (LGG_EPOCHS)", "patients 20 (LGG_PATIENTS)"]  # what each chapter's set-up prints
 
 
 @pytest.mark.parametrize("value", ["big", "-4", "0"])

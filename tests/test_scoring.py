@@ -128,3 +128,11 @@ def test_largest_component_keeps_the_biggest_3d_blob_across_slices_and_leaves_em
     kept = scoring.largest_component(volume)
     assert kept.sum() == 9 and kept[0:2, 1:3, 1:3].all() and kept[2, 3, 3] and kept.dtype == volume.dtype
     assert not scoring.largest_component(np.zeros((2, 4, 4, 1), "float32")).any()
+
+
+def test_per_class_table_puts_the_accuracy_under_f1_beside_the_number_of_slices():
+    table = scoring.per_class(np.array([0, 0, 0, 1, 1]), np.array([0, 0, 1, 1, 1]))
+    assert table.loc["tumour", "recall"] == 1 and table.loc["tumour", "support"] == 2
+    accuracy = table.loc["accuracy"]
+    assert accuracy["f1-score"] == 0.8 and accuracy["support"] == 5
+    assert accuracy[["precision", "recall"]].isna().all()  # not the accuracy repeated in every column
