@@ -50,8 +50,9 @@ def setup(chapter=None):
     if hint:
         print(hint)
     print(f"Profile '{profile.name}', chosen because {profile_choice()[1]}: {profile.description}.")
-    if overridden():
-        print(f"Changed by the environment: {', '.join(overridden())}.")
+    changed = overridden()
+    if changed:
+        print(f"Changed by the environment: {', '.join(changed)}.")
     if training.mixed_precision():
         print("Mixed precision: float16 arithmetic on the GPU, float32 outputs and losses.")
     repeatable = ("deterministic ops, so a rerun on this machine gives the same numbers" if deterministic
