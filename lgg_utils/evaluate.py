@@ -6,7 +6,8 @@ evaluation chapter uses.
 Patient by patient, the slices are loaded once and every saved model predicts them: each segmenter alone
 and in the cascade (the classifier gates it, ``scoring.gate``); chapter 8's UNets (``recipe.STEPS``) trained on
 intensities prepared per volume get the patient's intensities prepared so (a step made with ``crop``, its
-slices cropped and its masks put back in place). Model time is measured on images
+slices cropped and its masks put back in place), and their ensemble (``recipe.ENSEMBLE``, where the recipe
+command saved its members) is scored as one more segmenter. Model time is measured on images
 already in memory, so it compares the models, not the disk.
 """
 import argparse
@@ -23,7 +24,7 @@ from tqdm.auto import tqdm
 from . import artifacts, scoring
 from .data import DataError, slice_table
 from .pipeline import box_rows, load_arrays, uncrop
-from .recipe import STEPS
+from .recipe import ENSEMBLE, STEPS, saved_ensemble
 from .training import RECIPES, SEGMENTERS
 from .volumes import STATS, volume_table
 
@@ -68,13 +69,14 @@ def _timed(model, images, seconds, name, flip=False):
     return output
 
 
-def run(slices, models, progress=True, flip=False, largest_component=False, per_volume=(), cropped=()):
+def run(slices, models, progress=True, flip=False, largest_component=False, per_volume=(), cropped=(), ensemble=()):
     """Scores of every slice for every segmenter, alone and in the cascade (when there is a classifier),
     with the classifier's tumour probability; and each model's seconds per slice. ``flip`` averages every
     model over each slice and its mirror image; ``largest_component`` keeps each patient's largest 3-D
     connected component of each segmenter's masks (``scoring.largest_component``); the models named in
     ``per_volume`` take intensities prepared per patient volume (``volumes``), those in ``cropped`` also the
-    slices cropped to the brain (their masks put back in place, ``pipeline.uncrop``)."""
+    slices cropped to the brain (their masks put back in place, ``pipeline.uncrop``); with ``ensemble`` (model
+    names), their mean probability is scored as ``recipe.ENSEMBLE``, in the sum of their times."""
     size = next(iter(models.values())).input_shape[1]
     classifier = models.get("classifier")
     for model in models.values():  # warm up, so the first patient's time is not the set-up's
@@ -87,11 +89,15 @@ def run(slices, models, progress=True, flip=False, largest_component=False, per_
         prepared = load_arrays(part, size, table[STATS])[0] if per_volume else None
         cut = load_arrays(part, size, table)[0] if cropped else None
         tumour_probability = _timed(classifier, images, seconds, "classifier", flip)[:, 1] if classifier else None
+        predicted = {}
         for name in (n for n in models if n != "classifier"):
             inputs = cut if name in cropped else prepared if name in per_volume else images
-            probabilities = _timed(models[name], inputs, seconds, name, flip)
+            predicted[name] = _timed(models[name], inputs, seconds, name, flip)
             if name in cropped:
-                probabilities = uncrop(probabilities, box_rows(part, table))
+                predicted[name] = uncrop(predicted[name], box_rows(part, table))
+        if ensemble:
+            predicted[ENSEMBLE] = np.mean([predicted[name] for name in ensemble], axis=0)
+        for name, probabilities in predicted.items():
             if largest_component:
                 probabilities = scoring.largest_component(probabilities)
             scores = scoring.slice_scores(part, truth, probabilities).assign(model=name, p_tumour=tumour_probability)
@@ -100,6 +106,8 @@ def run(slices, models, progress=True, flip=False, largest_component=False, per_
                 gated, keep = scoring.gate(probabilities, tumour_probability)
                 rows.append(scoring.slice_scores(part, truth, gated).assign(
                     model=name, p_tumour=tumour_probability, mode="cascade", segmented=keep))
+    if ensemble:
+        seconds[ENSEMBLE] = sum(seconds[name] for name in ensemble)
     return pd.concat(rows, ignore_index=True), {name: s / len(slices) for name, s in seconds.items()}
 
 
@@ -179,8 +187,13 @@ def main(argv=None):
     threshold = artifacts.classifier_threshold(args.artifacts)
     per_volume = [name for name in models if artifacts.per_volume(args.artifacts / name)]
     cropped = [name for name in per_volume if name in RECIPE_UNETS and RECIPE_UNETS[name].crop]
+    ensemble = saved_ensemble(args.artifacts)
+    if not set(ensemble) <= set(models):
+        print(f"Left out: the {ENSEMBLE}: its members {', '.join(sorted(set(ensemble) - set(models)))} are not current "
+              "(`python -m lgg_utils.recipe` trains and chooses them).")
+        ensemble = []
     scores, seconds = run(slices, models, flip=args.flip, largest_component=args.largest_component, per_volume=per_volume,
-                          cropped=cropped)
+                          cropped=cropped, ensemble=ensemble)
     result = {**report(scores, seconds, threshold), "flip": args.flip, "largest component": args.largest_component}
     print(report_table(result).drop(columns=["segmented share"]).to_string(float_format="{:.3f}".format))
     if "classifier" in result:

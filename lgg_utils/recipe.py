@@ -63,6 +63,8 @@ STEPS = {"study recipe": Step(None),
          "+ flip augmentation only": Step("unet_volume_flips", per_volume=True, augmentation=flip),
          "+ Dice loss": Step("unet_volume_dice", per_volume=True, loss=losses.dice_loss),
          "+ pooled Dice loss": Step("unet_volume_pooled_dice", per_volume=True, loss=losses.pooled_dice_loss)}
+ENSEMBLE = "mean of the steps"  # the mean probability of the steps at least as good as the study recipe on validation
+ENSEMBLE_FILE = "ensemble.json"  # its members' model folders, beside them (``save_ensemble``)
 POST = {"as predicted": (False, False), "largest component": (False, True),  # name -> (flip, largest component)
         "flip + largest component": (True, True)}
 
@@ -150,33 +152,89 @@ def score_steps(steps, slices, split, volumes, earlier=None):
     where it is not among ``steps``, over its per-patient Dice stored in an ``earlier`` table, else not
     recorded), training minutes, and whether the post-processing is the step's choice (the best validation
     patient Dice). Each split is predicted once per flip setting; the post-processings share those predictions.
+    With every step of ``STEPS``, also the rows of ``ENSEMBLE`` (``ensemble_members``).
     ``volumes``: a ``volume_table`` made with ``crop``."""
-    rows, parts = [], {part: split_rows(slices, split, part) for part in ("val", "test")}
-    first, unrecorded = next(iter(STEPS)), dict.fromkeys(["gain", "gain low", "gain high"], np.nan)
-    dice = {} if earlier is None else {(first, post, part): stored_dice(earlier, first, post, part)
-                                       for post in POST for part in parts}
-    for step, (model, history) in steps.items():
-        minutes = history["seconds"].sum() / 60 if "seconds" in history else np.nan
-        predicted = {(part, mirror): scoring.predict(model, part_rows, volumes=STEPS[step].preparation(volumes),
-                                                     flip=mirror)
-                     for part, part_rows in parts.items() for mirror in {mirror for mirror, _ in POST.values()}}
-        for post, (mirror, largest) in POST.items():
-            for part, part_rows in parts.items():
-                truth, probabilities = predicted[part, mirror]
-                if largest:
-                    probabilities = largest_per_patient(part_rows, probabilities)
-                scores = scoring.slice_scores(part_rows, truth, probabilities)
-                patients = scoring.patient_scores(scores)
-                dice[step, post, part] = patients.dice
-                baseline = dice.get((first, post, part))
-                gain = unrecorded if baseline is None else paired_gain(patients.dice, baseline)
-                rows.append({"step": step, "post-processing": post, "split": part, **summary(patients, scores),
-                             **gain, "training minutes": minutes, "patient dices": patients.dice.to_json()})
-    table = pd.DataFrame(rows)
+    parts = {part: split_rows(slices, split, part) for part in ("val", "test")}
+    first = next(iter(STEPS))
+    predicted = {step: predictions(model, parts, STEPS[step].preparation(volumes)) for step, (model, _) in steps.items()}
+    minutes = {step: history["seconds"].sum() / 60 if "seconds" in history else np.nan
+               for step, (_, history) in steps.items()}
+    scored = {step: post_processed(predicted[step], parts) for step in steps}
+    if first in steps:
+        baseline = {key: scoring.patient_scores(scores).dice for key, scores in scored[first].items()}
+    else:
+        baseline = {} if earlier is None else {(post, part): stored_dice(earlier, first, post, part)
+                                               for post in POST for part in parts}
+    rows = [row for step in steps for row in step_rows(step, scored[step], minutes[step], baseline)]
+    members = ensemble_members(with_choice(pd.DataFrame(rows))) if set(steps) == set(STEPS) else []
+    if len(members) > 1:
+        mean = {key: (truth, np.mean([predicted[m][key][1] for m in members], axis=0))
+                for key, (truth, _) in predicted[first].items()}
+        rows += step_rows(ENSEMBLE, post_processed(mean, parts), sum(minutes[m] for m in members), baseline)
+    return with_choice(pd.DataFrame(rows))
+
+
+def predictions(model, parts, volumes):
+    """``scoring.predict`` of each split in ``parts`` with and without test-time flips, by (split, flip)."""
+    return {(part, mirror): scoring.predict(model, rows, volumes=volumes, flip=mirror)
+            for part, rows in parts.items() for mirror in {mirror for mirror, _ in POST.values()}}
+
+
+def post_processed(predicted, parts):
+    """Each (post-processing, split)'s slice scores from one model's ``predictions``."""
+    scored = {}
+    for post, (mirror, largest) in POST.items():
+        for part, part_rows in parts.items():
+            truth, probabilities = predicted[part, mirror]
+            if largest:
+                probabilities = largest_per_patient(part_rows, probabilities)
+            scored[post, part] = scoring.slice_scores(part_rows, truth, probabilities)
+    return scored
+
+
+def step_rows(step, scored, minutes, baseline):
+    """``score_steps``' rows of one step from its ``post_processed`` slice scores: gains over ``baseline``
+    (per-patient Dice by (post-processing, split); not recorded where it has none)."""
+    rows = []
+    for (post, part), scores in scored.items():
+        patients = scoring.patient_scores(scores)
+        base = baseline.get((post, part))
+        gain = dict.fromkeys(["gain", "gain low", "gain high"], np.nan) if base is None else \
+            paired_gain(patients.dice, base)
+        rows.append({"step": step, "post-processing": post, "split": part, **summary(patients, scores), **gain,
+                     "training minutes": minutes, "patient dices": patients.dice.to_json()})
+    return rows
+
+
+def with_choice(table):
+    """``table`` with ``chosen``: whether a row's post-processing is its step's best on the validation patients."""
     val = table[table.split == "val"]
-    chosen = val.loc[val.groupby("step", sort=False)["patient dice"].idxmax(), ["step", "post-processing"]]
+    best = val.loc[val.groupby("step", sort=False)["patient dice"].idxmax(), ["step", "post-processing"]]
     return table.assign(chosen=table.set_index(["step", "post-processing"]).index.isin(
-        chosen.set_index(["step", "post-processing"]).index))
+        best.set_index(["step", "post-processing"]).index))
+
+
+def ensemble_members(table):
+    """The steps whose validation patient Dice (with their chosen post-processing) is at least the study
+    recipe's: the members of ``ENSEMBLE``, chosen on validation."""
+    val = chosen(table[table.step.isin(STEPS)], "val")["patient dice"]
+    return list(val.index[val >= val[next(iter(STEPS))]])
+
+
+def save_ensemble(folder, table):
+    """Write ``ENSEMBLE_FILE`` in an artifacts ``folder``: the model folders of the ensemble's members, for the
+    evaluation command; remove an older one where ``table`` has no ensemble."""
+    path = Path(folder) / ENSEMBLE_FILE
+    if ENSEMBLE in set(table.step):
+        path.write_text(json.dumps({"members": [STEPS[step].folder or "unet" for step in ensemble_members(table)]}))
+    else:
+        path.unlink(missing_ok=True)
+
+
+def saved_ensemble(folder):
+    """The model folders of the ensemble's members saved in an artifacts ``folder`` (``save_ensemble``); [] if none."""
+    path = Path(folder) / ENSEMBLE_FILE
+    return json.loads(path.read_text())["members"] if path.exists() else []
 
 
 def chosen(table, part):
@@ -206,18 +264,18 @@ def view(table):
 
 
 def merged(table, earlier):
-    """``table``'s rows in place of the same steps' rows of an ``earlier`` table (where there is one), in ``STEPS``
-    order."""
+    """``table``'s rows in place of the same steps' rows of an ``earlier`` table (where there is one; its
+    ``ENSEMBLE`` rows are dropped, as their members may have changed), in ``STEPS`` order, ``ENSEMBLE`` last."""
     if earlier is not None:
-        table = pd.concat([earlier.query("step not in @table.step"), table], ignore_index=True)
-    order = {name: k for k, name in enumerate(STEPS)}
+        table = pd.concat([earlier.query("step not in @table.step and step != @ENSEMBLE"), table], ignore_index=True)
+    order = {name: k for k, name in enumerate([*STEPS, ENSEMBLE])}
     return table.sort_values("step", key=lambda steps: steps.map(order), kind="stable", ignore_index=True)
 
 
 def main(argv=None):
     """Train (or load) every step (or those named) in the active profile, score them, print the table and save
     it as CSV (with named steps: in place of their rows of an existing one, their gain over its study recipe's
-    stored per-patient Dice)."""
+    stored per-patient Dice), and the ensemble's members for the evaluation command (``save_ensemble``)."""
     from .config import get_profile
     from .data import find_data_dir
     from .splits import course_data
@@ -237,6 +295,7 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     table = merged(table, earlier)
     table.to_csv(out, index=False)
+    save_ensemble(artifacts_dir(profile), table)
     print(table.drop(columns="patient dices").round(3).to_string())
     print(f"Wrote {out}.")
 

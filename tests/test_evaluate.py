@@ -144,3 +144,34 @@ def test_a_unet_cropped_to_the_brain_has_its_masks_put_back_in_the_whole_slice(k
     pixels = scores[scores["mode"] == "alone"].groupby("model").pred_pixels.sum() / len(slices)
     assert pixels["unet"] == SIZE * SIZE
     assert pixels["unet_volume_crop"] == pytest.approx(SIZE * SIZE / 4, rel=0.1)  # put back in its place only
+
+
+def constant_segmenter(logit):
+    """A stand-in segmenter that gives every pixel the same tumour logit."""
+    model = keras.Sequential([keras.Input((SIZE, SIZE, 3)), keras.layers.Conv2D(1, 1, activation="sigmoid", name="mask")])
+    model.layers[-1].set_weights([np.zeros((1, 1, 3, 1)), np.array([logit])])
+    return model
+
+
+def test_the_ensemble_of_chapter_8_is_scored_on_its_members_mean_probability(kaggle_dir):
+    from lgg_utils import recipe
+
+    slices = evaluate.slice_table(kaggle_dir, progress=False)
+    members = {"unet": constant_segmenter(2.0), "unet_volume": constant_segmenter(-10.0)}  # p 0.88 and 0.00
+    scores, seconds = evaluate.run(slices, members, progress=False, ensemble=list(members))
+    pixels = scores.groupby("model").pred_pixels.sum() / len(slices)
+    assert pixels["unet"] == SIZE * SIZE and pixels["unet_volume"] == 0
+    assert pixels[recipe.ENSEMBLE] == 0  # a mean of 0.44: below one half everywhere
+    assert seconds[recipe.ENSEMBLE] == pytest.approx(seconds["unet"] + seconds["unet_volume"])
+
+
+def test_an_ensemble_with_a_member_that_is_not_current_is_left_out_and_said(kaggle_dir, artifacts, tmp_path, capsys):
+    from lgg_utils import recipe
+
+    (artifacts / recipe.ENSEMBLE_FILE).write_text(json.dumps({"members": ["unet", "unet_volume_flips"]}))
+    evaluate.main(["--data", str(kaggle_dir), "--artifacts", str(artifacts), "--out", str(tmp_path / "out")])
+    assert "Left out: the mean of the steps: its members unet_volume_flips are not current" in capsys.readouterr().out
+    assert recipe.ENSEMBLE not in set(pd.read_csv(tmp_path / "out" / "slices.csv").model)
+    (artifacts / recipe.ENSEMBLE_FILE).write_text(json.dumps({"members": ["unet"]}))
+    evaluate.main(["--data", str(kaggle_dir), "--artifacts", str(artifacts), "--out", str(tmp_path / "out"), "--force"])
+    assert recipe.ENSEMBLE in set(pd.read_csv(tmp_path / "out" / "slices.csv").model)

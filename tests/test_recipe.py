@@ -39,14 +39,15 @@ def scored(steps, sample_slices, split, volume_stats):
 
 
 def test_every_step_is_scored_on_validation_and_test_with_its_choice_made_on_validation(scored):
-    assert len(scored) == len(recipe.STEPS) * len(recipe.POST) * 2
-    assert (scored["training minutes"] == 1.5).all()
+    assert set(scored.step) - set(recipe.STEPS) <= {recipe.ENSEMBLE}  # its rows: where two steps qualify
+    assert len(scored) == scored.step.nunique() * len(recipe.POST) * 2
+    assert (scored[scored.step.isin(recipe.STEPS)]["training minutes"] == 1.5).all()
     for (step, part), rows in scored.groupby(["step", "split"]):
         assert rows.chosen.sum() == 1
     val = scored[scored.split == "val"]
     best = val.loc[val.groupby("step")["patient dice"].idxmax()]
     assert set(zip(best.step, best["post-processing"])) == set(zip(*recipe.chosen(scored, "val").reset_index()[["step", "post-processing"]].T.values))
-    assert recipe.view(scored).shape[0] == len(recipe.STEPS) * len(recipe.POST)
+    assert recipe.view(scored).shape[0] == scored.step.nunique() * len(recipe.POST)
 
 
 def test_the_segmenter_as_a_detector_is_wrong_on_its_error_slices_only(scored, split, sample_slices):
@@ -58,7 +59,7 @@ def test_the_segmenter_as_a_detector_is_wrong_on_its_error_slices_only(scored, s
 def test_each_step_is_compared_with_the_first_patient_by_patient(scored):
     first = scored[scored.step == next(iter(recipe.STEPS))]
     assert (first.gain == 0).all() and (first["gain low"] == 0).all() and (first["gain high"] == 0).all()
-    same_model = scored[scored["post-processing"] == "as predicted"]  # the fixture gives every step one model
+    same_model = scored[(scored["post-processing"] == "as predicted") & scored.step.isin(recipe.STEPS)]  # one model for all
     assert (same_model.gain[same_model.step.map(lambda s: not recipe.STEPS[s].per_volume)] == 0).all()
 
 
@@ -89,7 +90,8 @@ def test_steps_scored_without_the_study_recipe_record_no_gain_and_merge_into_an_
     again = recipe.score_steps({last: steps[last]}, sample_slices, split, volume_stats)
     assert again.gain.isna().all()
     table = recipe.merged(again, old)
-    assert list(table.step.unique()) == list(recipe.STEPS) and len(table) == len(scored)
+    assert list(table.step.unique()) == list(recipe.STEPS)  # an earlier ensemble is dropped: its members may change
+    assert len(table) == len(recipe.STEPS) * len(recipe.POST) * 2
     assert (table[table.step == last]["patient dice"] >= 0).all() and table[table.step == last].gain.isna().all()
     assert (table[table.step != last]["patient dice"] == -1).all()
     assert table[table.step != last]["patient dices"].isna().all()
@@ -120,3 +122,43 @@ def test_a_step_scored_later_gains_over_the_study_recipes_stored_patient_dice(sc
     stored = recipe.stored_dice(earlier, last, "as predicted", "test")
     assert stored.mean() == pytest.approx(later.query("split == 'test'")["patient dice"].iloc[0])
     assert recipe.stored_dice(earlier.drop(columns="patient dices"), last, "as predicted", "test") is None
+
+
+def test_the_ensemble_members_are_the_steps_at_least_as_good_as_the_study_recipe_on_validation():
+    dice = dict(zip(recipe.STEPS, [0.70, 0.70, 0.75, 0.60, 0.71]))
+    table = pd.DataFrame([{"step": step, "split": "val", "chosen": True, "patient dice": d} for step, d in dice.items()])
+    assert recipe.ensemble_members(table) == [step for step, d in dice.items() if d >= 0.70]
+
+
+def test_the_ensemble_averages_its_members_probabilities_and_is_scored_like_a_step(sample_slices, split, volume_stats,
+                                                                                monkeypatch):
+    def predictions(level, parts, volumes):  # a "model" is a probability inside the tumour, per split
+        truth = {part: np.zeros((len(rows), 4, 4, 1), np.float32) for part, rows in parts.items()}
+        for part, rows in parts.items():
+            truth[part][rows.tumour.to_numpy(), 1:3, 1:3] = 1
+        return {(part, mirror): (truth[part], truth[part] * level[part]) for part in parts for mirror in (False, True)}
+
+    monkeypatch.setattr(recipe, "predictions", predictions)
+    study, volume, *rest = recipe.STEPS  # study recipe and one more step: perfect on validation; the rest silent
+    levels = {study: {"val": 0.9, "test": 0.9}, volume: {"val": 0.9, "test": 0.2}}
+    history = pd.DataFrame({"seconds": [60.0]})
+    steps = {step: (levels.get(step, {"val": 0.0, "test": 0.0}), history) for step in recipe.STEPS}
+    table = recipe.score_steps(steps, sample_slices, split, volume_stats)
+    ensemble = recipe.chosen(table, "test").loc[recipe.ENSEMBLE]
+    assert ensemble["training minutes"] == 2.0  # its two members'
+    assert ensemble["patient dice"] == 1.0  # (0.9 + 0.2) / 2 is above one half: the mean of probabilities, not of scores
+    assert recipe.chosen(table, "test").loc[volume, "patient dice"] < 1.0
+    levels[volume]["test"] = 0.0  # (0.9 + 0) / 2 is below one half: the ensemble draws nothing
+    table = recipe.score_steps(steps, sample_slices, split, volume_stats)
+    assert recipe.chosen(table, "test").loc[recipe.ENSEMBLE, "patient dice"] < 1.0
+    assert recipe.ENSEMBLE not in recipe.score_steps({study: steps[study]}, sample_slices, split, volume_stats).step.values
+    assert set(recipe.merged(table[table.step == volume], table).step) == set(recipe.STEPS)  # its members may change
+
+
+def test_the_ensembles_members_are_saved_by_their_model_folders_and_removed_with_it(scored, tmp_path):
+    table = scored.assign(step=scored.step.replace({"+ Dice loss": recipe.ENSEMBLE}))  # an ensemble row, whatever the fixture
+    recipe.save_ensemble(tmp_path, table)
+    folders = recipe.saved_ensemble(tmp_path)
+    assert folders[0] == "unet" and set(folders) <= {"unet", *(step.folder for step in recipe.STEPS.values())}
+    recipe.save_ensemble(tmp_path, table[table.step != recipe.ENSEMBLE])
+    assert recipe.saved_ensemble(tmp_path) == []
