@@ -63,8 +63,8 @@ def setup(chapter=None):
               "bundled sample is used and its numbers are not results.")
     if chapter:
         took = chapter_time(chapter, profile.name) or f"not measured in the '{profile.name}' profile yet"
-        print(f"Time this chapter takes: {took}. Each training estimates its own time on this machine after its "
-              "first steps.")
+        print(f"Time this chapter takes: {took}. Where it trains a model, the training estimates its own time on "
+              "this machine after its first steps.")
     display(profile_table(profile, data_dir))
     return profile, data_dir
 
