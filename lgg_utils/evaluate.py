@@ -76,7 +76,7 @@ def run(slices, models, progress=True, flip=False, largest_component=False, per_
     connected component of each segmenter's masks (``scoring.largest_component``); the models named in
     ``per_volume`` take intensities prepared per patient volume (``volumes``), those in ``cropped`` also the
     slices cropped to the brain (their masks put back in place, ``pipeline.uncrop``); with ``ensemble`` (model
-    names), their mean probability is scored as ``recipe.ENSEMBLE``, in the sum of their times."""
+    names), their mean probability is scored as ``recipe.ENSEMBLE``, timed as the sum of its members' times."""
     size = next(iter(models.values())).input_shape[1]
     classifier = models.get("classifier")
     for model in models.values():  # warm up, so the first patient's time is not the set-up's
@@ -189,8 +189,8 @@ def main(argv=None):
     cropped = [name for name in per_volume if name in RECIPE_UNETS and RECIPE_UNETS[name].crop]
     ensemble = saved_ensemble(args.artifacts)
     if not set(ensemble) <= set(models):
-        print(f"Left out: the {ENSEMBLE}: its members {', '.join(sorted(set(ensemble) - set(models)))} are not current "
-              "(`python -m lgg_utils.recipe` trains and chooses them).")
+        print(f"Left out: the {ENSEMBLE}: member(s) {', '.join(sorted(set(ensemble) - set(models)))} missing or stale "
+              "(`python -m lgg_utils.recipe` trains them and chooses the members).")
         ensemble = []
     scores, seconds = run(slices, models, flip=args.flip, largest_component=args.largest_component, per_volume=per_volume,
                           cropped=cropped, ensemble=ensemble)

@@ -8,7 +8,9 @@ The laptop profile's table ships with the package (``LAPTOP_RESULTS``), so every
 it; it was written by ``LGG_PROFILE=laptop python -m lgg_utils.recipe --out lgg_utils/results/laptop_recipe.csv``,
 with every step trained and scored on one machine with the same code. The table keeps each row's per-patient
 Dice, so a step added to it later (``--steps``) is compared with the study recipe patient by patient without
-the study recipe's model.
+the study recipe's model. With every step scored, the ensemble of the steps chosen on validation
+(``ENSEMBLE``) is scored too and its members saved beside the models (``ENSEMBLE_FILE``), where the
+evaluation command finds them.
 """
 import argparse
 import dataclasses
@@ -48,6 +50,11 @@ class Step:
                              "volume's intensity statistics.")
 
     @property
+    def model_folder(self):
+        """The folder its model is saved in, under the profile's artifacts (chapter 3's UNet: ``unet``)."""
+        return self.folder or "unet"
+
+    @property
     def recipe(self):
         """Chapter 3's UNet's training recipe with this step's loss."""
         return dataclasses.replace(training.RECIPES["unet"], loss=self.loss)
@@ -63,7 +70,7 @@ STEPS = {"study recipe": Step(None),
          "+ flip augmentation only": Step("unet_volume_flips", per_volume=True, augmentation=flip),
          "+ Dice loss": Step("unet_volume_dice", per_volume=True, loss=losses.dice_loss),
          "+ pooled Dice loss": Step("unet_volume_pooled_dice", per_volume=True, loss=losses.pooled_dice_loss)}
-ENSEMBLE = "mean of the steps"  # the mean probability of the steps at least as good as the study recipe on validation
+ENSEMBLE = "mean of the steps"  # the mean probability of the study recipe and the steps at least as good on validation
 ENSEMBLE_FILE = "ensemble.json"  # its members' model folders, beside them (``save_ensemble``)
 POST = {"as predicted": (False, False), "largest component": (False, True),  # name -> (flip, largest component)
         "flip + largest component": (True, True)}
@@ -74,7 +81,7 @@ def steps_table():
     def short(function):
         return f"{function.__module__.split('.')[-1]}.{function.__name__}"
 
-    return pd.DataFrame({name: {"artifact folder": step.folder or "unet (chapter 3's)",
+    return pd.DataFrame({name: {"artifact folder": step.model_folder + ("" if step.folder else " (chapter 3's)"),
                                 "intensities": "per patient volume" if step.per_volume else "divided by 255",
                                 "cropped to the brain": step.crop, "augmentation": short(step.augmentation),
                                 "loss": short(step.loss)}
@@ -152,14 +159,15 @@ def score_steps(steps, slices, split, volumes, earlier=None):
     where it is not among ``steps``, over its per-patient Dice stored in an ``earlier`` table, else not
     recorded), training minutes, and whether the post-processing is the step's choice (the best validation
     patient Dice). Each split is predicted once per flip setting; the post-processings share those predictions.
-    With every step of ``STEPS``, also the rows of ``ENSEMBLE`` (``ensemble_members``).
-    ``volumes``: a ``volume_table`` made with ``crop``."""
+    With every step of ``STEPS`` and a step besides the study recipe among ``ensemble_members``, also the rows of
+    ``ENSEMBLE``: their mean probability, post-processed and chosen like a step's, its members in ``members``, its
+    training minutes theirs summed. ``volumes``: a ``volume_table`` made with ``crop``."""
     parts = {part: split_rows(slices, split, part) for part in ("val", "test")}
     first = next(iter(STEPS))
     predicted = {step: predictions(model, parts, STEPS[step].preparation(volumes)) for step, (model, _) in steps.items()}
     minutes = {step: history["seconds"].sum() / 60 if "seconds" in history else np.nan
                for step, (_, history) in steps.items()}
-    scored = {step: post_processed(predicted[step], parts) for step in steps}
+    scored = {step: post_processed_scores(predicted[step], parts) for step in steps}
     if first in steps:
         baseline = {key: scoring.patient_scores(scores).dice for key, scores in scored[first].items()}
     else:
@@ -168,19 +176,25 @@ def score_steps(steps, slices, split, volumes, earlier=None):
     rows = [row for step in steps for row in step_rows(step, scored[step], minutes[step], baseline)]
     members = ensemble_members(with_choice(pd.DataFrame(rows))) if set(steps) == set(STEPS) else []
     if len(members) > 1:
-        mean = {key: (truth, np.mean([predicted[m][key][1] for m in members], axis=0))
+        mean = {key: (truth, np.mean([predicted[m][key][1] for m in members], axis=0, dtype=np.float32))
                 for key, (truth, _) in predicted[first].items()}
-        rows += step_rows(ENSEMBLE, post_processed(mean, parts), sum(minutes[m] for m in members), baseline)
+        rows += [{**row, "members": json.dumps(members)} for row in step_rows(
+            ENSEMBLE, post_processed_scores(mean, parts), sum(minutes[m] for m in members), baseline)]
     return with_choice(pd.DataFrame(rows))
 
 
 def predictions(model, parts, volumes):
-    """``scoring.predict`` of each split in ``parts`` with and without test-time flips, by (split, flip)."""
-    return {(part, mirror): scoring.predict(model, rows, volumes=volumes, flip=mirror)
-            for part, rows in parts.items() for mirror in {mirror for mirror, _ in POST.values()}}
+    """``scoring.predict`` of each split in ``parts`` with and without test-time flips, by (split, flip); the
+    probabilities kept in float16 (an ensemble holds every step's at once)."""
+    predicted = {}
+    for part, rows in parts.items():
+        for mirror in {mirror for mirror, _ in POST.values()}:
+            truth, probabilities = scoring.predict(model, rows, volumes=volumes, flip=mirror)
+            predicted[part, mirror] = truth.astype(bool), probabilities.astype(np.float16)
+    return predicted
 
 
-def post_processed(predicted, parts):
+def post_processed_scores(predicted, parts):
     """Each (post-processing, split)'s slice scores from one model's ``predictions``."""
     scored = {}
     for post, (mirror, largest) in POST.items():
@@ -193,7 +207,7 @@ def post_processed(predicted, parts):
 
 
 def step_rows(step, scored, minutes, baseline):
-    """``score_steps``' rows of one step from its ``post_processed`` slice scores: gains over ``baseline``
+    """``score_steps``' rows of one step from its ``post_processed_scores``: gains over ``baseline``
     (per-patient Dice by (post-processing, split); not recorded where it has none)."""
     rows = []
     for (post, part), scores in scored.items():
@@ -215,18 +229,19 @@ def with_choice(table):
 
 
 def ensemble_members(table):
-    """The steps whose validation patient Dice (with their chosen post-processing) is at least the study
-    recipe's: the members of ``ENSEMBLE``, chosen on validation."""
+    """The members of ``ENSEMBLE``, chosen on validation: the study recipe and every step whose validation
+    patient Dice (each with its chosen post-processing) is at least the study recipe's."""
     val = chosen(table[table.step.isin(STEPS)], "val")["patient dice"]
     return list(val.index[val >= val[next(iter(STEPS))]])
 
 
 def save_ensemble(folder, table):
-    """Write ``ENSEMBLE_FILE`` in an artifacts ``folder``: the model folders of the ensemble's members, for the
-    evaluation command; remove an older one where ``table`` has no ensemble."""
+    """Write ``ENSEMBLE_FILE`` in an artifacts ``folder``: the model folders of the members of ``table``'s
+    ensemble, for the evaluation command; remove an older one where ``table`` has no ensemble."""
     path = Path(folder) / ENSEMBLE_FILE
-    if ENSEMBLE in set(table.step):
-        path.write_text(json.dumps({"members": [STEPS[step].folder or "unet" for step in ensemble_members(table)]}))
+    members = table.loc[table.step == ENSEMBLE, "members"] if "members" in table else ()
+    if len(members):
+        path.write_text(json.dumps({"members": [STEPS[step].model_folder for step in json.loads(members.iloc[0])]}))
     else:
         path.unlink(missing_ok=True)
 

@@ -163,6 +163,10 @@ def test_the_ensemble_of_chapter_8_is_scored_on_its_members_mean_probability(kag
     assert pixels["unet"] == SIZE * SIZE and pixels["unet_volume"] == 0
     assert pixels[recipe.ENSEMBLE] == 0  # a mean of 0.44: below one half everywhere
     assert seconds[recipe.ENSEMBLE] == pytest.approx(seconds["unet"] + seconds["unet_volume"])
+    members["unet_volume"] = constant_segmenter(-1.0)  # p 0.27: alone it draws nothing, in the mean (0.58) everything
+    scores, _ = evaluate.run(slices, members, progress=False, ensemble=list(members))
+    pixels = scores.groupby("model").pred_pixels.sum() / len(slices)
+    assert pixels["unet_volume"] == 0 and pixels[recipe.ENSEMBLE] == SIZE * SIZE
 
 
 def test_an_ensemble_with_a_member_that_is_not_current_is_left_out_and_said(kaggle_dir, artifacts, tmp_path, capsys):
@@ -170,7 +174,7 @@ def test_an_ensemble_with_a_member_that_is_not_current_is_left_out_and_said(kagg
 
     (artifacts / recipe.ENSEMBLE_FILE).write_text(json.dumps({"members": ["unet", "unet_volume_flips"]}))
     evaluate.main(["--data", str(kaggle_dir), "--artifacts", str(artifacts), "--out", str(tmp_path / "out")])
-    assert "Left out: the mean of the steps: its members unet_volume_flips are not current" in capsys.readouterr().out
+    assert "Left out: the mean of the steps: member(s) unet_volume_flips missing or stale" in capsys.readouterr().out
     assert recipe.ENSEMBLE not in set(pd.read_csv(tmp_path / "out" / "slices.csv").model)
     (artifacts / recipe.ENSEMBLE_FILE).write_text(json.dumps({"members": ["unet"]}))
     evaluate.main(["--data", str(kaggle_dir), "--artifacts", str(artifacts), "--out", str(tmp_path / "out"), "--force"])

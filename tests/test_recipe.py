@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -144,10 +146,12 @@ def test_the_ensemble_averages_its_members_probabilities_and_is_scored_like_a_st
     history = pd.DataFrame({"seconds": [60.0]})
     steps = {step: (levels.get(step, {"val": 0.0, "test": 0.0}), history) for step in recipe.STEPS}
     table = recipe.score_steps(steps, sample_slices, split, volume_stats)
-    ensemble = recipe.chosen(table, "test").loc[recipe.ENSEMBLE]
-    assert ensemble["training minutes"] == 2.0  # its two members'
+    test = recipe.chosen(table, "test")
+    ensemble = test.loc[recipe.ENSEMBLE]
+    assert json.loads(ensemble["members"]) == [study, volume] and ensemble["training minutes"] == 2.0  # theirs summed
     assert ensemble["patient dice"] == 1.0  # (0.9 + 0.2) / 2 is above one half: the mean of probabilities, not of scores
-    assert recipe.chosen(table, "test").loc[volume, "patient dice"] < 1.0
+    assert test.loc[volume, "patient dice"] < 1.0
+    assert ensemble["gain"] == pytest.approx(ensemble["patient dice"] - test.loc[study, "patient dice"])
     levels[volume]["test"] = 0.0  # (0.9 + 0) / 2 is below one half: the ensemble draws nothing
     table = recipe.score_steps(steps, sample_slices, split, volume_stats)
     assert recipe.chosen(table, "test").loc[recipe.ENSEMBLE, "patient dice"] < 1.0
@@ -155,10 +159,11 @@ def test_the_ensemble_averages_its_members_probabilities_and_is_scored_like_a_st
     assert set(recipe.merged(table[table.step == volume], table).step) == set(recipe.STEPS)  # its members may change
 
 
-def test_the_ensembles_members_are_saved_by_their_model_folders_and_removed_with_it(scored, tmp_path):
-    table = scored.assign(step=scored.step.replace({"+ Dice loss": recipe.ENSEMBLE}))  # an ensemble row, whatever the fixture
+def test_the_ensembles_members_are_saved_by_their_model_folders_and_removed_with_it(tmp_path):
+    members = ["study recipe", "+ flip augmentation only"]
+    table = pd.DataFrame({"step": [*recipe.STEPS, recipe.ENSEMBLE],
+                          "members": [np.nan] * len(recipe.STEPS) + [json.dumps(members)]})
     recipe.save_ensemble(tmp_path, table)
-    folders = recipe.saved_ensemble(tmp_path)
-    assert folders[0] == "unet" and set(folders) <= {"unet", *(step.folder for step in recipe.STEPS.values())}
+    assert recipe.saved_ensemble(tmp_path) == ["unet", "unet_volume_flips"]
     recipe.save_ensemble(tmp_path, table[table.step != recipe.ENSEMBLE])
-    assert recipe.saved_ensemble(tmp_path) == []
+    assert recipe.saved_ensemble(tmp_path) == [] and not (tmp_path / recipe.ENSEMBLE_FILE).exists()
