@@ -6,7 +6,8 @@ chosen on validation.
 
 The laptop profile's table ships with the package (``LAPTOP_RESULTS``), so every build of the book can show
 it; it was written by ``LGG_PROFILE=laptop python -m lgg_utils.recipe --out lgg_utils/results/laptop_recipe.csv``,
-with every step trained and scored on one machine with the same code. The table keeps each row's per-patient
+with every step trained and scored on one machine with the same code. ``LAPTOP_EARLIER`` is an earlier run of
+the same steps, seed and split on another machine, before the ensemble: the two show how much one run varies. The table keeps each row's per-patient
 Dice, so a step added to it later (``--steps``) is compared with the study recipe patient by patient without
 the study recipe's model. With every step scored, the ensemble of the steps chosen on validation
 (``ENSEMBLE``) is scored too and its members saved beside the models (``ENSEMBLE_FILE``), where the
@@ -31,6 +32,7 @@ from .splits import split_rows
 from .volumes import STATS, volume_table
 
 LAPTOP_RESULTS = Path(__file__).parent / "results" / "laptop_recipe.csv"
+LAPTOP_EARLIER = Path(__file__).parent / "results" / "laptop_recipe_earlier.csv"
 BACKGROUND = 0.05  # FLAIR (divided by 255) at or below this is outside the brain, for the intensity figure
 
 
@@ -255,6 +257,13 @@ def saved_ensemble(folder):
 def chosen(table, part):
     """Each step's row on split ``part`` with the post-processing chosen on validation, indexed by step."""
     return table[table.chosen & (table.split == part)].set_index("step")
+
+
+def runs_compared(runs):
+    """Each step's patient Dice on the validation and test patients (post-processing chosen on validation), a
+    column per split under each run of ``runs`` (name: table), a row per step of ``STEPS``."""
+    return pd.concat({name: pd.DataFrame({part: chosen(table, part)["patient dice"] for part in ("val", "test")})
+                      for name, table in runs.items()}, axis=1).reindex(list(STEPS))
 
 
 def with_interval(values, low, high, sign=""):

@@ -75,13 +75,25 @@ def test_the_paired_gain_is_the_mean_per_patient_difference_with_its_interval():
         recipe.paired_gain(dice, baseline.drop("c"))
 
 
-def test_the_shipped_laptop_results_name_the_current_steps():
+def test_the_shipped_laptop_results_name_the_current_steps_and_the_ensemble():
     laptop = pd.read_csv(recipe.LAPTOP_RESULTS)
-    assert set(laptop.step) == set(recipe.STEPS) and set(laptop["post-processing"]) == set(recipe.POST)
-    assert len(recipe.chosen(laptop, "test")) == len(recipe.STEPS)
-    shown = recipe.view(laptop)
-    assert len(shown) == len(recipe.STEPS) * len(recipe.POST)
+    assert list(laptop.step.unique()) == [*recipe.STEPS, recipe.ENSEMBLE]
+    assert set(laptop["post-processing"]) == set(recipe.POST)
+    assert len(recipe.chosen(laptop, "test")) == len(recipe.STEPS) + 1
+    assert len(recipe.view(laptop)) == (len(recipe.STEPS) + 1) * len(recipe.POST)
     assert recipe.chosen(laptop, "test").gain.notna().all()  # one run: every step's gain over the study recipe
+    members = json.loads(laptop.loc[laptop.step == recipe.ENSEMBLE, "members"].iloc[0])
+    assert members == recipe.ensemble_members(laptop)  # the members it records are those validation chooses
+
+
+def test_runs_are_compared_step_by_step_on_both_splits():
+    runs = {"later": pd.read_csv(recipe.LAPTOP_RESULTS), "earlier": pd.read_csv(recipe.LAPTOP_EARLIER)}
+    compared = recipe.runs_compared(runs)
+    assert list(compared.index) == list(recipe.STEPS)  # the ensemble, scored in one run only, is left out
+    assert list(compared.columns) == [(run, part) for run in runs for part in ("val", "test")]
+    assert compared.notna().all().all()
+    assert compared.loc["study recipe", ("later", "test")] == recipe.chosen(runs["later"], "test").loc[
+        "study recipe", "patient dice"]
 
 
 def test_steps_scored_without_the_study_recipe_record_no_gain_and_merge_into_an_earlier_table(scored, steps,
