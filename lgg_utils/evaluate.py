@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from . import artifacts, scoring
 from .data import DataError, slice_table
 from .pipeline import box_rows, load_arrays, uncrop
-from .recipe import ENSEMBLE, STEPS, saved_ensemble
+from .recipe import ENSEMBLE, STEPS, mean_probability, saved_ensemble
 from .training import RECIPES, SEGMENTERS
 from .volumes import STATS, volume_table
 
@@ -96,7 +96,7 @@ def run(slices, models, progress=True, flip=False, largest_component=False, per_
             if name in cropped:
                 predicted[name] = uncrop(predicted[name], box_rows(part, table))
         if ensemble:
-            predicted[ENSEMBLE] = np.mean([predicted[name] for name in ensemble], axis=0)
+            predicted[ENSEMBLE] = mean_probability([predicted[name] for name in ensemble])
         for name, probabilities in predicted.items():
             if largest_component:
                 probabilities = scoring.largest_component(probabilities)

@@ -178,11 +178,16 @@ def score_steps(steps, slices, split, volumes, earlier=None):
     rows = [row for step in steps for row in step_rows(step, scored[step], minutes[step], baseline)]
     members = ensemble_members(with_choice(pd.DataFrame(rows))) if set(steps) == set(STEPS) else []
     if len(members) > 1:
-        mean = {key: (truth, np.mean([predicted[m][key][1] for m in members], axis=0, dtype=np.float32))
+        mean = {key: (truth, mean_probability([predicted[m][key][1] for m in members]))
                 for key, (truth, _) in predicted[first].items()}
         rows += [{**row, "members": json.dumps(members)} for row in step_rows(
             ENSEMBLE, post_processed_scores(mean, parts), sum(minutes[m] for m in members), baseline)]
     return with_choice(pd.DataFrame(rows))
+
+
+def mean_probability(probabilities):
+    """The ensemble's prediction: the mean of its members' probabilities (not of their masks or scores)."""
+    return np.mean(probabilities, axis=0, dtype=np.float32)
 
 
 def predictions(model, parts, volumes):
