@@ -9,9 +9,9 @@ it; it was written by ``LGG_PROFILE=laptop python -m lgg_utils.recipe --out lgg_
 with every step trained and scored on one machine with the same code. ``LAPTOP_EARLIER`` is an earlier run of
 the same steps, seed and split on another machine, before the ensemble: the two show how much one run varies.
 The table keeps each row's per-patient Dice, so a step added to it later (``--steps``) is compared with the
-study recipe patient by patient without the study recipe's model. With every step scored, the ensemble of the steps chosen on validation
-(``ENSEMBLE``) is scored too and its members saved beside the models (``ENSEMBLE_FILE``), where the
-evaluation command finds them.
+study recipe patient by patient without the study recipe's model. With every step scored, the ensemble of the
+steps chosen on validation (``ENSEMBLE``) is scored too and its members saved beside the models
+(``ENSEMBLE_FILE``), where the evaluation command finds them.
 """
 import argparse
 import dataclasses
