@@ -3,6 +3,7 @@ patient on the validation and test patients, as predicted and post-processed; th
 chosen on validation.
 
     python -m lgg_utils.recipe [--out FILE] [--steps STEP ...]   # trains (or loads) every step, or those named
+    python -m lgg_utils.recipe [--out FILE] --seeds SEED ...      # the study recipe with more seeds, same split
 
 The laptop profile's table ships with the package (``LAPTOP_RESULTS``), so every build of the book can show
 it; it was written by ``LGG_PROFILE=laptop python -m lgg_utils.recipe --out lgg_utils/results/laptop_recipe.csv``,
@@ -73,6 +74,7 @@ STEPS = {"study recipe": Step(None),
          "+ Dice loss": Step("unet_volume_dice", per_volume=True, loss=losses.dice_loss),
          "+ pooled Dice loss": Step("unet_volume_pooled_dice", per_volume=True, loss=losses.pooled_dice_loss)}
 ENSEMBLE = "mean of the steps"  # the mean probability of the study recipe and the steps at least as good on validation
+SEED_MEAN = "mean of the seeds"  # the mean probability of the study recipe trained with several seeds (``score_seeds``)
 ENSEMBLE_FILE = "ensemble.json"  # its members' model folders, beside them (``save_ensemble``)
 POST = {"as predicted": (False, False), "largest component": (False, True),  # name -> (flip, largest component)
         "flip + largest component": (True, True)}
@@ -167,8 +169,7 @@ def score_steps(steps, slices, split, volumes, earlier=None):
     parts = {part: split_rows(slices, split, part) for part in ("val", "test")}
     first = next(iter(STEPS))
     predicted = {step: predictions(model, parts, STEPS[step].preparation(volumes)) for step, (model, _) in steps.items()}
-    minutes = {step: history["seconds"].sum() / 60 if "seconds" in history else np.nan
-               for step, (_, history) in steps.items()}
+    minutes = {step: training_minutes(history) for step, (_, history) in steps.items()}
     scored = {step: post_processed_scores(predicted[step], parts) for step in steps}
     if first in steps:
         baseline = {key: scoring.patient_scores(scores).dice for key, scores in scored[first].items()}
@@ -178,11 +179,50 @@ def score_steps(steps, slices, split, volumes, earlier=None):
     rows = [row for step in steps for row in step_rows(step, scored[step], minutes[step], baseline)]
     members = ensemble_members(with_choice(pd.DataFrame(rows))) if set(steps) == set(STEPS) else []
     if len(members) > 1:
-        mean = {key: (truth, mean_probability([predicted[m][key][1] for m in members]))
-                for key, (truth, _) in predicted[first].items()}
-        rows += [{**row, "members": json.dumps(members)} for row in step_rows(
-            ENSEMBLE, post_processed_scores(mean, parts), sum(minutes[m] for m in members), baseline)]
+        rows += mean_rows(ENSEMBLE, members, predicted, parts, minutes, baseline)
     return with_choice(pd.DataFrame(rows))
+
+
+def mean_rows(name, members, predicted, parts, minutes, baseline):
+    """``step_rows`` named ``name`` of the mean probability of ``members`` (keys of ``predicted``, each a model's
+    ``predictions``), with the members in ``members`` and their training ``minutes`` summed."""
+    mean = {key: (truth, mean_probability([predicted[m][key][1] for m in members]))
+            for key, (truth, _) in predicted[members[0]].items()}
+    return [{**row, "members": json.dumps(members)} for row in step_rows(
+        name, post_processed_scores(mean, parts), sum(minutes[m] for m in members), baseline)]
+
+
+def training_minutes(history):
+    """A training history's minutes (NaN where its seconds were not recorded)."""
+    return history["seconds"].sum() / 60 if "seconds" in history else np.nan
+
+
+def seed_profile(profile, seed):
+    """``profile`` with another training ``seed`` and the same patient split (its artifacts in a folder of its own)."""
+    return dataclasses.replace(profile, seed=seed, split_seed=profile.patient_seed)
+
+
+def train_seeds(slices, split, profile, seeds):
+    """Chapter 3's UNet (the study recipe) trained (or loaded) with each of ``seeds`` on ``profile``'s split, in
+    ``seed_profile``'s artifacts: a dict 'seed <n>' -> (model, history)."""
+    runs = {}
+    for seed in seeds:
+        training.reproducible(seed)
+        model, history, _ = training.train_model("unet", slices, split, seed_profile(profile, seed))
+        runs[f"seed {seed}"] = model, history
+    return runs
+
+
+def score_seeds(runs, slices, split):
+    """``score_steps`` for one step trained with several seeds (``train_seeds``): a row per seed, post-processing
+    and split, the gains over the first seed, and the rows of the seeds' mean probability (``SEED_MEAN``)."""
+    parts = {part: split_rows(slices, split, part) for part in ("val", "test")}
+    predicted = {run: predictions(model, parts, None) for run, (model, _) in runs.items()}
+    minutes = {run: training_minutes(history) for run, (_, history) in runs.items()}
+    scored = {run: post_processed_scores(predicted[run], parts) for run in runs}
+    baseline = {key: scoring.patient_scores(scores).dice for key, scores in scored[next(iter(runs))].items()}
+    rows = [row for run in runs for row in step_rows(run, scored[run], minutes[run], baseline)]
+    return with_choice(pd.DataFrame(rows + mean_rows(SEED_MEAN, list(runs), predicted, parts, minutes, baseline)))
 
 
 def mean_probability(probabilities):
@@ -304,27 +344,40 @@ def merged(table, earlier):
 def main(argv=None):
     """Train (or load) every step (or those named) in the active profile, score them, print the table and save
     it as CSV (with named steps: in place of their rows of an existing one, their gain over its study recipe's
-    stored per-patient Dice), and the ensemble's members for the evaluation command (``save_ensemble``)."""
+    stored per-patient Dice), and the ensemble's members for the evaluation command (``save_ensemble``). With
+    seeds instead: the study recipe trained with the profile's seed and those, on its split (``score_seeds``)."""
     from .config import get_profile
     from .data import find_data_dir
     from .splits import course_data
 
     parser = argparse.ArgumentParser(prog="python -m lgg_utils.recipe", description=main.__doc__)
-    parser.add_argument("--out", type=Path, help="CSV file (default: <artifacts>/recipe.csv)")
-    parser.add_argument("--steps", nargs="+", choices=list(STEPS), metavar="STEP",
+    parser.add_argument("--out", type=Path, help="CSV file (default: <artifacts>/recipe.csv, with --seeds "
+                                                 "<artifacts>/recipe_seeds.csv)")
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument("--steps", nargs="+", choices=list(STEPS), metavar="STEP",
                         help=f"only these steps (default: all): {', '.join(map(repr, STEPS))}")
+    choice.add_argument("--seeds", nargs="+", type=int, metavar="SEED",
+                        help="the study recipe with the profile's seed and these seeds, each scored, and their mean")
     args = parser.parse_args(argv)
     profile = get_profile()
     training.reproducible(profile.seed)
     slices, split = course_data(profile, find_data_dir(), progress=True)
+    if args.seeds:
+        runs = train_seeds(slices, split, profile, [profile.seed, *args.seeds])
+        return write(score_seeds(runs, slices, split), args.out or artifacts_dir(profile) / "recipe_seeds.csv")
     volumes = volume_table(slices, crop=True)
     out = args.out or artifacts_dir(profile) / "recipe.csv"
     earlier = pd.read_csv(out) if args.steps and out.exists() else None
-    table = score_steps(train_steps(slices, split, profile, volumes, args.steps), slices, split, volumes, earlier)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table = merged(table, earlier)
-    table.to_csv(out, index=False)
+    table = merged(score_steps(train_steps(slices, split, profile, volumes, args.steps), slices, split, volumes, earlier),
+                   earlier)
+    write(table, out)
     save_ensemble(artifacts_dir(profile), table)
+
+
+def write(table, out):
+    """Save a results ``table`` as CSV at ``out`` and print it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False)
     print(table.drop(columns="patient dices").round(3).to_string())
     print(f"Wrote {out}.")
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lgg_utils import data, losses, models, recipe, splits, training, volumes
+from lgg_utils import config, data, losses, models, recipe, splits, training, volumes
 
 
 def test_largest_component_is_kept_per_patient():
@@ -144,15 +144,17 @@ def test_the_ensemble_members_are_the_steps_at_least_as_good_as_the_study_recipe
     assert recipe.ensemble_members(table) == [step for step, d in dice.items() if d >= 0.70]
 
 
+def level_predictions(level, parts, volumes):
+    """A stand-in for ``recipe.predictions``: a "model" is a probability inside the tumour, per split."""
+    truth = {part: np.zeros((len(rows), 4, 4, 1), np.float32) for part, rows in parts.items()}
+    for part, rows in parts.items():
+        truth[part][rows.tumour.to_numpy(), 1:3, 1:3] = 1
+    return {(part, mirror): (truth[part], truth[part] * level[part]) for part in parts for mirror in (False, True)}
+
+
 def test_the_ensemble_averages_its_members_probabilities_and_is_scored_like_a_step(sample_slices, split, volume_stats,
                                                                                 monkeypatch):
-    def predictions(level, parts, volumes):  # a "model" is a probability inside the tumour, per split
-        truth = {part: np.zeros((len(rows), 4, 4, 1), np.float32) for part, rows in parts.items()}
-        for part, rows in parts.items():
-            truth[part][rows.tumour.to_numpy(), 1:3, 1:3] = 1
-        return {(part, mirror): (truth[part], truth[part] * level[part]) for part in parts for mirror in (False, True)}
-
-    monkeypatch.setattr(recipe, "predictions", predictions)
+    monkeypatch.setattr(recipe, "predictions", level_predictions)
     study, volume, *rest = recipe.STEPS  # study recipe and one more step: perfect on validation; the rest silent
     levels = {study: {"val": 0.9, "test": 0.9}, volume: {"val": 0.9, "test": 0.2}}
     history = pd.DataFrame({"seconds": [60.0]})
@@ -179,3 +181,38 @@ def test_the_ensembles_members_are_saved_by_their_model_folders_and_removed_with
     assert recipe.saved_ensemble(tmp_path) == ["unet", "unet_volume_flips"]
     recipe.save_ensemble(tmp_path, table[table.step != recipe.ENSEMBLE])
     assert recipe.saved_ensemble(tmp_path) == [] and not (tmp_path / recipe.ENSEMBLE_FILE).exists()
+
+
+def test_seeds_are_scored_alone_against_the_first_and_averaged_like_the_ensemble(sample_slices, split, monkeypatch):
+    monkeypatch.setattr(recipe, "predictions", level_predictions)
+    history = pd.DataFrame({"seconds": [60.0]})
+    runs = {"seed 42": ({"val": 0.9, "test": 0.9}, history), "seed 1": ({"val": 0.9, "test": 0.2}, history)}
+    test = recipe.chosen(recipe.score_seeds(runs, sample_slices, split), "test")
+    assert list(test.index) == [*runs, recipe.SEED_MEAN]
+    assert test.loc["seed 1", "patient dice"] < 1.0 == test.loc[recipe.SEED_MEAN, "patient dice"]  # (0.9 + 0.2) / 2
+    assert test.loc[recipe.SEED_MEAN, "training minutes"] == 2.0 and json.loads(test.loc[recipe.SEED_MEAN, "members"]) == [*runs]
+    assert test.loc["seed 42", "gain"] == 0
+    assert test.loc["seed 1", "gain"] == pytest.approx(test.loc["seed 1", "patient dice"] - test.loc["seed 42", "patient dice"])
+
+
+def test_another_seed_keeps_the_profiles_patient_split_in_an_artifacts_folder_of_its_own():
+    laptop = config.PROFILES["laptop"]
+    assert config.artifacts_dir(recipe.seed_profile(laptop, 1), env={}).name == "seed-1-split-42"
+    assert recipe.seed_profile(config.PROFILES["fast"], 3).patient_seed == 42  # the fast profile's split stays fixed
+
+
+def test_the_command_with_seeds_trains_the_profiles_seed_and_those_and_saves_their_table(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("LGG_PROFILE", "fast")
+    monkeypatch.setenv("LGG_ARTIFACTS_DIR", str(tmp_path))
+    for name in ("LGG_DATA_DIR", "LGG_SEED", "LGG_SPLIT_SEED"):
+        monkeypatch.delenv(name, raising=False)  # the bundled sample, the fast profile's own seeds
+    trained = {}
+    monkeypatch.setattr(recipe, "train_seeds", lambda slices, split, profile, seeds: trained.setdefault("seeds", seeds))
+    monkeypatch.setattr(recipe, "score_seeds", lambda runs, slices, split: pd.DataFrame(
+        {"step": ["seed 42"], "patient dices": ["{}"]}))
+    recipe.main(["--seeds", "1", "2"])
+    assert trained["seeds"] == [42, 1, 2]
+    assert pd.read_csv(tmp_path / "fast" / "seed-42" / "recipe_seeds.csv").step.tolist() == ["seed 42"]
+    assert "recipe_seeds.csv" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        recipe.main(["--seeds", "1", "--steps", "study recipe"])  # one or the other
