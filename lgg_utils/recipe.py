@@ -198,18 +198,19 @@ def training_minutes(history):
 
 
 def seed_profile(profile, seed):
-    """``profile`` with another training ``seed`` and the same patient split (its artifacts in a folder of its own)."""
-    return dataclasses.replace(profile, seed=seed, split_seed=profile.patient_seed)
+    """``profile`` with another training ``seed`` and the same patient split (its artifacts in a folder of its own);
+    ``profile`` itself for its own seed (so its saved models are reused, not retrained)."""
+    return profile if seed == profile.seed else dataclasses.replace(profile, seed=seed, split_seed=profile.patient_seed)
 
 
 def train_seeds(slices, split, profile, seeds):
     """Chapter 3's UNet (the study recipe) trained (or loaded) with each of ``seeds`` on ``profile``'s split, in
-    ``seed_profile``'s artifacts: a dict 'seed <n>' -> (model, history)."""
+    ``seed_profile``'s artifacts: a dict 'study recipe, seed <n>' -> (model, history)."""
     runs = {}
     for seed in seeds:
         training.reproducible(seed)
         model, history, _ = training.train_model("unet", slices, split, seed_profile(profile, seed))
-        runs[f"seed {seed}"] = model, history
+        runs[f"study recipe, seed {seed}"] = model, history
     return runs
 
 

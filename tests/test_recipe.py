@@ -198,6 +198,7 @@ def test_seeds_are_scored_alone_against_the_first_and_averaged_like_the_ensemble
 def test_another_seed_keeps_the_profiles_patient_split_in_an_artifacts_folder_of_its_own():
     laptop = config.PROFILES["laptop"]
     assert config.artifacts_dir(recipe.seed_profile(laptop, 1), env={}).name == "seed-1-split-42"
+    assert recipe.seed_profile(laptop, 42) is laptop  # its own seed: the same fingerprint, so its models are reused
     assert recipe.seed_profile(config.PROFILES["fast"], 3).patient_seed == 42  # the fast profile's split stays fixed
 
 
