@@ -9,6 +9,8 @@ The laptop profile's table ships with the package (``LAPTOP_RESULTS``), so every
 it; it was written by ``LGG_PROFILE=laptop python -m lgg_utils.recipe --out lgg_utils/results/laptop_recipe.csv``,
 with every step trained and scored on one machine with the same code. ``LAPTOP_EARLIER`` is an earlier run of
 the same steps, seed and split on another machine, before the ensemble: the two show how much one run varies.
+``LAPTOP_SEEDS``, written by ``--seeds 1 2 --out lgg_utils/results/laptop_seeds.csv`` on the machine of
+``LAPTOP_RESULTS``, holds the study recipe trained with three seeds on its split, and their mean (``SEED_MEAN``).
 The table keeps each row's per-patient Dice, so a step added to it later (``--steps``) is compared with the
 study recipe patient by patient without the study recipe's model. With every step scored, the ensemble of the
 steps chosen on validation (``ENSEMBLE``) is scored too and its members saved beside the models
@@ -34,6 +36,7 @@ from .volumes import STATS, volume_table
 
 LAPTOP_RESULTS = Path(__file__).parent / "results" / "laptop_recipe.csv"
 LAPTOP_EARLIER = Path(__file__).parent / "results" / "laptop_recipe_earlier.csv"
+LAPTOP_SEEDS = Path(__file__).parent / "results" / "laptop_seeds.csv"
 BACKGROUND = 0.05  # FLAIR (divided by 255) at or below this is outside the brain, for the intensity figure
 
 

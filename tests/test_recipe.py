@@ -217,3 +217,13 @@ def test_the_command_with_seeds_trains_the_profiles_seed_and_those_and_saves_the
     assert "recipe_seeds.csv" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         recipe.main(["--seeds", "1", "--steps", "study recipe"])  # one or the other
+
+
+def test_the_shipped_seeds_table_starts_from_the_shipped_runs_study_recipe_and_averages_all_three():
+    seeds, laptop = pd.read_csv(recipe.LAPTOP_SEEDS), pd.read_csv(recipe.LAPTOP_RESULTS)
+    runs = [f"study recipe, seed {seed}" for seed in (42, 1, 2)]
+    assert list(seeds.step.unique()) == [*runs, recipe.SEED_MEAN]
+    assert json.loads(seeds.loc[seeds.step == recipe.SEED_MEAN, "members"].iloc[0]) == runs
+    for post in recipe.POST:  # seed 42 is the shipped run's study recipe: the same model, patient for patient
+        for part in ("val", "test"):
+            assert recipe.stored_dice(seeds, runs[0], post, part).equals(recipe.stored_dice(laptop, "study recipe", post, part))
