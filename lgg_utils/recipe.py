@@ -368,7 +368,8 @@ def main(argv=None):
     slices, split = course_data(profile, find_data_dir(), progress=True)
     if args.seeds:
         runs = train_seeds(slices, split, profile, [profile.seed, *args.seeds])
-        return write(score_seeds(runs, slices, split), args.out or artifacts_dir(profile) / "recipe_seeds.csv")
+        write(score_seeds(runs, slices, split), args.out or artifacts_dir(profile) / "recipe_seeds.csv")
+        return
     volumes = volume_table(slices, crop=True)
     out = args.out or artifacts_dir(profile) / "recipe.csv"
     earlier = pd.read_csv(out) if args.steps and out.exists() else None
