@@ -171,11 +171,9 @@ def score_steps(steps, slices, split, volumes, earlier=None):
     training minutes theirs summed. ``volumes``: a ``volume_table`` made with ``crop``."""
     parts = {part: split_rows(slices, split, part) for part in ("val", "test")}
     first = next(iter(STEPS))
-    predicted = {step: predictions(model, parts, STEPS[step].preparation(volumes)) for step, (model, _) in steps.items()}
-    minutes = {step: training_minutes(history) for step, (_, history) in steps.items()}
-    scored = {step: post_processed_scores(predicted[step], parts) for step in steps}
+    predicted, minutes, scored = scored_runs(steps, parts, lambda step: STEPS[step].preparation(volumes))
     if first in steps:
-        baseline = {key: scoring.patient_scores(scores).dice for key, scores in scored[first].items()}
+        baseline = patient_dice(scored[first])
     else:
         baseline = {} if earlier is None else {(post, part): stored_dice(earlier, first, post, part)
                                                for post in POST for part in parts}
@@ -193,6 +191,19 @@ def mean_rows(name, members, predicted, parts, minutes, baseline):
             for key, (truth, _) in predicted[members[0]].items()}
     return [{**row, "members": json.dumps(members)} for row in step_rows(
         name, post_processed_scores(mean, parts), sum(minutes[m] for m in members), baseline)]
+
+
+def scored_runs(runs, parts, preparation):
+    """Each run's (name -> (model, history)) ``predictions`` of ``parts``, with the volumes ``preparation(name)``
+    gives, its training minutes and its ``post_processed_scores``: three dicts by run."""
+    predicted = {run: predictions(model, parts, preparation(run)) for run, (model, _) in runs.items()}
+    minutes = {run: training_minutes(history) for run, (_, history) in runs.items()}
+    return predicted, minutes, {run: post_processed_scores(predicted[run], parts) for run in runs}
+
+
+def patient_dice(scored):
+    """One model's per-patient Dice by (post-processing, split), from its ``post_processed_scores``."""
+    return {key: scoring.patient_scores(scores).dice for key, scores in scored.items()}
 
 
 def training_minutes(history):
@@ -221,10 +232,8 @@ def score_seeds(runs, slices, split):
     """``score_steps`` for one step trained with several seeds (``train_seeds``): a row per seed, post-processing
     and split, the gains over the first seed, and the rows of the seeds' mean probability (``SEED_MEAN``)."""
     parts = {part: split_rows(slices, split, part) for part in ("val", "test")}
-    predicted = {run: predictions(model, parts, None) for run, (model, _) in runs.items()}
-    minutes = {run: training_minutes(history) for run, (_, history) in runs.items()}
-    scored = {run: post_processed_scores(predicted[run], parts) for run in runs}
-    baseline = {key: scoring.patient_scores(scores).dice for key, scores in scored[next(iter(runs))].items()}
+    predicted, minutes, scored = scored_runs(runs, parts, lambda run: None)  # the study recipe: divided by 255
+    baseline = patient_dice(scored[next(iter(runs))])
     rows = [row for run in runs for row in step_rows(run, scored[run], minutes[run], baseline)]
     return with_choice(pd.DataFrame(rows + mean_rows(SEED_MEAN, list(runs), predicted, parts, minutes, baseline)))
 
