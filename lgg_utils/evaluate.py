@@ -2,6 +2,7 @@
 evaluation chapter uses.
 
     python -m lgg_utils.evaluate --data DIR --artifacts DIR [--out DIR] [--force] [--flip] [--largest-component]
+        [--native]
 
 Patient by patient, the slices are loaded once and every saved model predicts them: each segmenter alone
 and in the cascade (the classifier gates it, ``scoring.gate``); chapter 8's UNets (``recipe.STEPS``) trained on
@@ -69,14 +70,17 @@ def _timed(model, images, seconds, name, flip=False):
     return output
 
 
-def run(slices, models, progress=True, flip=False, largest_component=False, per_volume=(), cropped=(), ensemble=()):
+def run(slices, models, progress=True, flip=False, largest_component=False, per_volume=(), cropped=(), ensemble=(),
+        native=False):
     """Scores of every slice for every segmenter, alone and in the cascade (when there is a classifier),
     with the classifier's tumour probability; and each model's seconds per slice. ``flip`` averages every
     model over each slice and its mirror image; ``largest_component`` keeps each patient's largest 3-D
     connected component of each segmenter's masks (``scoring.largest_component``); the models named in
     ``per_volume`` take intensities prepared per patient volume (``volumes``), those in ``cropped`` also the
     slices cropped to the brain (their masks put back in place, ``pipeline.uncrop``); with ``ensemble`` (model
-    names), their mean probability is scored as ``recipe.ENSEMBLE``, timed as the sum of its members' times."""
+    names), their mean probability is scored as ``recipe.ENSEMBLE``, timed as the sum of its members' times;
+    ``native`` scores every mask at the slices' stored resolution (``scoring.upsampled``), as the published
+    per-patient Dice is, instead of at the models' size."""
     size = next(iter(models.values())).input_shape[1]
     classifier = models.get("classifier")
     for model in models.values():  # warm up, so the first patient's time is not the set-up's
@@ -85,6 +89,9 @@ def run(slices, models, progress=True, flip=False, largest_component=False, per_
     for _, part in tqdm(slices.groupby("patient", sort=False), desc="Evaluating", unit="patient",
                         disable=not progress):
         images, truth = load_arrays(part, size)
+        if native:
+            side = scoring.stored_size(part)
+            truth = load_arrays(part, side)[1]
         table = volume_table(part, progress=False, crop=bool(cropped)) if per_volume else None
         prepared = load_arrays(part, size, table[STATS])[0] if per_volume else None
         cut = load_arrays(part, size, table)[0] if cropped else None
@@ -100,6 +107,8 @@ def run(slices, models, progress=True, flip=False, largest_component=False, per_
         for name, probabilities in predicted.items():
             if largest_component:
                 probabilities = scoring.largest_component(probabilities)
+            if native:
+                probabilities = scoring.upsampled(probabilities, side)
             scores = scoring.slice_scores(part, truth, probabilities).assign(model=name, p_tumour=tumour_probability)
             rows.append(scores.assign(mode="alone", segmented=True))
             if classifier:
@@ -175,14 +184,19 @@ def main(argv=None):
     parser.add_argument("--flip", action="store_true", help="average each model over a slice and its mirror image")
     parser.add_argument("--largest-component", action="store_true",
                         help="keep each patient's largest 3-D connected component of a segmenter's masks")
+    parser.add_argument("--native", action="store_true",
+                        help="score the masks at the slices' stored resolution (256x256 here), as Buda et al. do, "
+                             "each prediction upsampled; without it, at the models' size")
     args = parser.parse_args(argv)
     out = args.out or args.artifacts / "evaluation" / args.data.resolve().name
     if out.exists() and not args.force:
         parser.error(f"{out} exists: pass --force to replace its {', '.join(FILES)}, or choose another --out.")
     try:
         slices = slice_table(args.data)
+        if args.native:
+            scoring.stored_size(slices)  # one size for every slice, or a clear error before any model runs
         models = load_current_models(args.artifacts)
-    except (DataError, FileNotFoundError) as err:
+    except (DataError, FileNotFoundError, ValueError) as err:
         parser.exit(1, f"error: {err}\n")
     threshold = artifacts.classifier_threshold(args.artifacts)
     per_volume = [name for name in models if artifacts.per_volume(args.artifacts / name)]
@@ -193,8 +207,9 @@ def main(argv=None):
               "(`python -m lgg_utils.recipe` trains them and chooses the members).")
         ensemble = []
     scores, seconds = run(slices, models, flip=args.flip, largest_component=args.largest_component, per_volume=per_volume,
-                          cropped=cropped, ensemble=ensemble)
-    result = {**report(scores, seconds, threshold), "flip": args.flip, "largest component": args.largest_component}
+                          cropped=cropped, ensemble=ensemble, native=args.native)
+    result = {**report(scores, seconds, threshold), "flip": args.flip, "largest component": args.largest_component,
+              "native": args.native}
     print(report_table(result).drop(columns=["segmented share"]).to_string(float_format="{:.3f}".format))
     if "classifier" in result:
         print(f"Classifier at threshold {threshold:.2f}: accuracy {result['classifier']['accuracy']:.3f}, "

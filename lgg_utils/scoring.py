@@ -1,10 +1,12 @@
 """Evaluation: a segmenter's per-slice scores and their means over all slices and over tumour slices
 (a slice with no tumour predicted empty scores 1, as in ``metrics``), per-patient 3-D scores with a
-bootstrap interval, and the cascade; a classifier's accuracy, confusion counts and ROC AUC at a decision
-threshold chosen on the training split.
+bootstrap interval (at the model's size, or with the masks enlarged to the slices' stored size), and the
+cascade; a classifier's accuracy, confusion counts and ROC AUC at a decision threshold chosen on the
+training split.
 """
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 from scipy import ndimage
 from sklearn.metrics import (accuracy_score, classification_report, confusion_matrix, log_loss,
                              precision_recall_fscore_support, roc_auc_score)
@@ -36,6 +38,23 @@ def predict(model, slices, batch_size=32, volumes=None, flip=False):
     return np.concatenate([masks.numpy() for _, masks in data]), probabilities
 
 
+def stored_size(slices):
+    """The side in pixels of a table's slices as stored (square and all alike: 256 in this data set), at which
+    the published per-patient Dice is scored."""
+    sides = set(slices.height) | set(slices.width)
+    if len(sides) != 1:
+        shapes = sorted(set(zip(slices.height, slices.width)))
+        raise ValueError(f"Scoring at the stored resolution needs square slices of one size; these are (height, width) "
+                         f"{shapes}: score them at the model's size instead.")
+    return int(sides.pop())
+
+
+def upsampled(probabilities, side):
+    """Probabilities predicted at a model's size (N, s, s, 1) resized (bilinear) to (N, side, side, 1), to be
+    scored against the masks as stored rather than against masks shrunk to the model's size."""
+    return tf.image.resize(probabilities, [side, side]).numpy()
+
+
 def _overlaps(tp, fp, fn):
     """Dice, IoU and Tversky score from pixel counts (both masks empty = 1)."""
     return {"dice": metrics.tversky_from_counts(tp, fp, fn, 0.5, 0.5),
@@ -50,6 +69,12 @@ def slice_scores(slices, truth, probabilities):
         "patient": slices.patient.to_numpy(), "slice": slices.slice.to_numpy(),
         "tumour": tp + fn > 0, "true_pixels": tp + fn, "pred_pixels": tp + fp, "tp": tp, "fp": fp, "fn": fn,
         **_overlaps(tp, fp, fn)})
+
+
+def silent_dice(slices):
+    """The mean Dice over a table's slices of a model that never finds a tumour: the share of tumour-free slices
+    (an empty mask scores 1 on those, 0 on a tumour)."""
+    return 1 - slices.tumour.mean()
 
 
 def slice_means(scores):

@@ -179,3 +179,25 @@ def test_an_ensemble_with_a_member_that_is_not_current_is_left_out_and_said(kagg
     (artifacts / recipe.ENSEMBLE_FILE).write_text(json.dumps({"members": ["unet"]}))
     evaluate.main(["--data", str(kaggle_dir), "--artifacts", str(artifacts), "--out", str(tmp_path / "out"), "--force"])
     assert recipe.ENSEMBLE in set(pd.read_csv(tmp_path / "out" / "slices.csv").model)
+
+
+def test_native_scoring_counts_pixels_at_the_stored_resolution(kaggle_dir):
+    slices = evaluate.slice_table(kaggle_dir, progress=False)
+    everywhere = {"unet": constant_segmenter(10.0)}  # predicts 32x32 pixels, all tumour
+    scores, _ = evaluate.run(slices, everywhere, progress=False)
+    native, _ = evaluate.run(slices, everywhere, progress=False, native=True)
+    assert scores.pred_pixels.eq(SIZE * SIZE).all() and native.pred_pixels.eq(256 * 256).all()
+    assert native.true_pixels.tolist() == slices.tumour_pixels.tolist()  # the masks as stored, not shrunk
+
+
+def test_native_scoring_of_slices_of_two_sizes_is_refused_before_any_model_runs(kaggle_dir, artifacts, tmp_path,
+                                                                                 capsys):
+    from conftest import write_slice
+
+    case = next(p for p in kaggle_dir.iterdir() if p.is_dir())
+    write_slice(case, case.name, 1, size=128)
+    with pytest.warns(UserWarning, match="not 256x256"), pytest.raises(SystemExit) as stop:
+        evaluate.main(["--data", str(kaggle_dir), "--artifacts", str(artifacts), "--out", str(tmp_path / "o"),
+                       "--native"])
+    assert stop.value.code == 1 and "(128, 128)" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

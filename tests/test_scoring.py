@@ -136,3 +136,19 @@ def test_per_class_table_puts_the_accuracy_under_f1_beside_the_number_of_slices(
     accuracy = table.loc["accuracy"]
     assert accuracy["f1-score"] == 0.8 and accuracy["support"] == 5
     assert accuracy[["precision", "recall"]].isna().all()  # not the accuracy repeated in every column
+
+
+def test_upsampled_probabilities_keep_their_shape_and_a_filled_square_scales_by_its_area():
+    probabilities = np.zeros((1, 8, 8, 1), "float32")
+    probabilities[0, 2:6, 2:6] = 1
+    larger = scoring.upsampled(probabilities, 32)
+    assert larger.shape == (1, 32, 32, 1)
+    assert (larger > 0.5).sum() == pytest.approx(16 * 16, rel=0.15)
+
+
+def test_silent_dice_is_the_share_of_tumour_free_slices():
+    slices = pd.DataFrame({"tumour": [True, False, False, False]})
+    truth = np.zeros((4, 2, 2, 1))
+    truth[0] = 1
+    assert scoring.silent_dice(slices) == 0.75 == scoring.slice_scores(
+        slices.assign(patient="p", slice=range(4)), truth, np.zeros_like(truth)).dice.mean()
