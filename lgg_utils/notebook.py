@@ -139,11 +139,10 @@ def chapter_models(slices, split, profile):
 
 def show_curves(name, history, profile, val_rows):
     """Plot model ``name``'s loss and metric per epoch, the kept epoch marked, and the validation metric of a model
-    that never finds a tumour (the share of tumour-free slices in ``val_rows``: an empty mask of an empty slice
-    scores Dice 1, of a tumour 0; "no tumour" is right on exactly those slices). One figure: the cell's only rich
+    that never finds a tumour (``scoring.silent_dice`` of ``val_rows``). One figure: the cell's only rich
     output, so a figure caption fits it; the training cell also shows the recipe and a progress bar."""
     plotting.training_curves(history, training.RECIPES[name].metric, training.kept_epoch(name, history, profile),
-                             title=f"{name}, profile {profile.name}", silent=1 - val_rows.tumour.mean())
+                             title=f"{name}, profile {profile.name}", silent=scoring.silent_dice(val_rows))
     plt.show()
 
 

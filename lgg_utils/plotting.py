@@ -81,6 +81,11 @@ def channel_row(image, mask, title=None, size=2.6):
     return fig
 
 
+def silent_line(ax, silent, label="never finding a tumour"):
+    """A dashed grey line at ``silent``, the score of a model that never finds a tumour (``scoring.silent_dice``)."""
+    return ax.axhline(silent, color="grey", ls="--", label=f"{label} ({silent:.2f})")
+
+
 def training_curves(history, metric, kept, title=None, silent=None):
     """Loss and ``metric`` per epoch for training and validation, the epoch whose weights were ``kept`` marked;
     ``silent``: the validation ``metric`` of a model that never finds a tumour, drawn as a reference."""
@@ -91,9 +96,8 @@ def training_curves(history, metric, kept, title=None, silent=None):
         ax.axvline(kept, color="grey", ls=":", label=f"kept epoch ({kept})")
         ax.set(xlabel="epoch", ylabel=key, title=key)
     axes[0].legend()
-    if silent is not None:
-        line = axes[1].axhline(silent, color="grey", ls="--", label=f"validation, never finding a tumour ({silent:.2f})")
-        axes[1].legend(handles=[line])  # the other lines are in the loss panel's legend
+    if silent is not None:  # this legend holds the reference line only: the others are in the loss panel's
+        axes[1].legend(handles=[silent_line(axes[1], silent, "validation, never finding a tumour")])
     if title:
         fig.suptitle(title)
     fig.tight_layout()
