@@ -79,9 +79,10 @@ def run(slices, models, progress=True, flip=False, largest_component=False, per_
     ``per_volume`` take intensities prepared per patient volume (``volumes``), those in ``cropped`` also the
     slices cropped to the brain (their masks put back in place, ``pipeline.uncrop``); with ``ensemble`` (model
     names), their mean probability is scored as ``recipe.ENSEMBLE``, timed as the sum of its members' times;
-    ``native`` scores every mask at the slices' stored resolution (``scoring.upsampled``), as the published
-    per-patient Dice is, instead of at the models' size."""
+    ``native`` scores every mask at the slices' stored resolution (``scoring.upsampled``, before any largest
+    component), as the published per-patient Dice is, instead of at the models' size."""
     size = next(iter(models.values())).input_shape[1]
+    side = scoring.stored_size(slices) if native else None
     classifier = models.get("classifier")
     for model in models.values():  # warm up, so the first patient's time is not the set-up's
         _predict(model, np.zeros((1, size, size, 3), "float32"))
@@ -90,7 +91,6 @@ def run(slices, models, progress=True, flip=False, largest_component=False, per_
                         disable=not progress):
         images, truth = load_arrays(part, size)
         if native:
-            side = scoring.stored_size(part)
             truth = load_arrays(part, side)[1]
         table = volume_table(part, progress=False, crop=bool(cropped)) if per_volume else None
         prepared = load_arrays(part, size, table[STATS])[0] if per_volume else None
@@ -105,10 +105,10 @@ def run(slices, models, progress=True, flip=False, largest_component=False, per_
         if ensemble:
             predicted[ENSEMBLE] = mean_probability([predicted[name] for name in ensemble])
         for name, probabilities in predicted.items():
-            if largest_component:
-                probabilities = scoring.largest_component(probabilities)
             if native:
                 probabilities = scoring.upsampled(probabilities, side)
+            if largest_component:  # after enlarging: a 0/1 mask enlarged would keep the coarse pixels' edges
+                probabilities = scoring.largest_component(probabilities)
             scores = scoring.slice_scores(part, truth, probabilities).assign(model=name, p_tumour=tumour_probability)
             rows.append(scores.assign(mode="alone", segmented=True))
             if classifier:
@@ -196,7 +196,7 @@ def main(argv=None):
         if args.native:
             scoring.stored_size(slices)  # one size for every slice, or a clear error before any model runs
         models = load_current_models(args.artifacts)
-    except (DataError, FileNotFoundError, ValueError) as err:
+    except (DataError, FileNotFoundError) as err:
         parser.exit(1, f"error: {err}\n")
     threshold = artifacts.classifier_threshold(args.artifacts)
     per_volume = [name for name in models if artifacts.per_volume(args.artifacts / name)]

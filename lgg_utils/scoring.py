@@ -12,6 +12,7 @@ from sklearn.metrics import (accuracy_score, classification_report, confusion_ma
                              precision_recall_fscore_support, roc_auc_score)
 
 from . import metrics
+from .data import DataError
 from .pipeline import box_rows, make_dataset, uncrop
 
 # The study's test results (Table I): the number each model chapter compares with.
@@ -44,7 +45,7 @@ def stored_size(slices):
     sides = set(slices.height) | set(slices.width)
     if len(sides) != 1:
         shapes = sorted(set(zip(slices.height, slices.width)))
-        raise ValueError(f"Scoring at the stored resolution needs square slices of one size; these are (height, width) "
+        raise DataError(f"Scoring at the stored resolution needs square slices of one size; these are (height, width) "
                          f"{shapes}: score them at the model's size instead.")
     return int(sides.pop())
 

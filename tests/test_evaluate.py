@@ -190,6 +190,14 @@ def test_native_scoring_counts_pixels_at_the_stored_resolution(kaggle_dir):
     assert native.true_pixels.tolist() == slices.tumour_pixels.tolist()  # the masks as stored, not shrunk
 
 
+def test_native_scoring_keeps_the_largest_component_of_the_enlarged_volume(kaggle_dir, monkeypatch):
+    volumes = []
+    monkeypatch.setattr(evaluate.scoring, "largest_component", lambda p: volumes.append(p.shape) or p)
+    evaluate.run(evaluate.slice_table(kaggle_dir, progress=False), {"unet": constant_segmenter(10.0)}, progress=False,
+                 largest_component=True, native=True)
+    assert volumes == [(12, 256, 256, 1)] * 4
+
+
 def test_native_scoring_of_slices_of_two_sizes_is_refused_before_any_model_runs(kaggle_dir, artifacts, tmp_path,
                                                                                  capsys):
     from conftest import write_slice
