@@ -46,7 +46,7 @@ def stored_size(slices):
     if len(sides) != 1:
         shapes = sorted(set(zip(slices.height, slices.width)))
         raise DataError(f"Scoring at the stored resolution needs square slices of one size; these are (height, width) "
-                         f"{shapes}: score them at the model's size instead.")
+                        f"{shapes}: score them at the model's size instead (without --native or native=True).")
     return int(sides.pop())
 
 
