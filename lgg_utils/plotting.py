@@ -211,3 +211,23 @@ def intensity_curves(before, after):
     axes[1].legend(fontsize="small", title="patient")
     fig.tight_layout()
     return fig
+
+
+def threshold_curves(table, post):
+    """Per-patient Dice against the mask threshold (``recipe.score_thresholds``) with the post-processing ``post``,
+    a line per run, the validation patients left and the test patients right, each run's threshold chosen on
+    validation circled; returns the figure."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    rows = table[table["post-processing"] == post]
+    for ax, part in zip(axes, ("val", "test")):
+        shown = rows[rows.split == part]
+        sns.lineplot(shown, x="threshold", y="patient dice", hue="step", marker="o", ax=ax, legend=ax is axes[0])
+        chosen = shown[shown.chosen]
+        ax.scatter(chosen.threshold, chosen["patient dice"], s=160, facecolors="none", edgecolors="black",
+                   label="chosen on validation")
+        ax.axvline(0.5, color="grey", ls=":")
+        ax.set(title=f"{'validation' if part == 'val' else 'test'} patients ({post})", xlabel="mask threshold",
+               ylabel="Dice per patient (3-D), mean")
+    axes[0].legend(fontsize="small")
+    fig.tight_layout()
+    return fig

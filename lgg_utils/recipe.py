@@ -4,13 +4,16 @@ chosen on validation.
 
     python -m lgg_utils.recipe [--out FILE] [--steps STEP ...]   # trains (or loads) every step, or those named
     python -m lgg_utils.recipe [--out FILE] --seeds SEED ...      # the study recipe with more seeds, same split
+    python -m lgg_utils.recipe [--out FILE] --thresholds [--seeds SEED ...]   # those seeds at each mask threshold
 
 The laptop profile's table ships with the package (``LAPTOP_RESULTS``), so every build of the book can show
 it; it was written by ``LGG_PROFILE=laptop python -m lgg_utils.recipe --out lgg_utils/results/laptop_recipe.csv``,
 with every step trained and scored on one machine with the same code. ``LAPTOP_EARLIER`` is an earlier run of
 the same steps, seed and split on another machine, before the ensemble: the two show how much one run varies.
 ``LAPTOP_SEEDS``, written by ``--seeds 1 2 --out lgg_utils/results/laptop_seeds.csv`` on the machine of
-``LAPTOP_RESULTS``, holds the study recipe trained with three seeds on its split, and their mean (``SEED_MEAN``).
+``LAPTOP_RESULTS``, holds the study recipe trained with three seeds on its split, and their mean (``SEED_MEAN``);
+``LAPTOP_THRESHOLDS``, written by ``--thresholds --seeds 1 2 --out lgg_utils/results/laptop_thresholds.csv`` from
+the same models, the same runs scored at each mask threshold of ``THRESHOLDS``.
 The table keeps each row's per-patient Dice, so a step added to it later (``--steps``) is compared with the
 study recipe patient by patient without the study recipe's model. With every step scored, the ensemble of the
 steps chosen on validation (``ENSEMBLE``) is scored too and its members saved beside the models
@@ -37,6 +40,7 @@ from .volumes import STATS, volume_table
 LAPTOP_RESULTS = Path(__file__).parent / "results" / "laptop_recipe.csv"
 LAPTOP_EARLIER = Path(__file__).parent / "results" / "laptop_recipe_earlier.csv"
 LAPTOP_SEEDS = Path(__file__).parent / "results" / "laptop_seeds.csv"
+LAPTOP_THRESHOLDS = Path(__file__).parent / "results" / "laptop_thresholds.csv"
 BACKGROUND = 0.05  # FLAIR (divided by 255) at or below this is outside the brain, for the intensity figure
 
 
@@ -81,6 +85,7 @@ SEED_MEAN = "mean of the seeds"  # the mean probability of the study recipe trai
 ENSEMBLE_FILE = "ensemble.json"  # its members' model folders, beside them (``save_ensemble``)
 POST = {"as predicted": (False, False), "largest component": (False, True),  # name -> (flip, largest component)
         "flip + largest component": (True, True)}
+THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)  # mask thresholds compared by ``score_thresholds`` (0.5: every other table's)
 
 
 def steps_table():
@@ -184,13 +189,18 @@ def score_steps(steps, slices, split, volumes, earlier=None):
     return with_choice(pd.DataFrame(rows))
 
 
+def mean_predictions(members, predicted):
+    """The ``predictions`` of the mean probability of ``members`` (keys of ``predicted``, each a model's)."""
+    return {key: (truth, mean_probability([predicted[m][key][1] for m in members]))
+            for key, (truth, _) in predicted[members[0]].items()}
+
+
 def mean_rows(name, members, predicted, parts, minutes, baseline):
     """``step_rows`` named ``name`` of the mean probability of ``members`` (keys of ``predicted``, each a model's
     ``predictions``), with the members in ``members`` and their training ``minutes`` summed."""
-    mean = {key: (truth, mean_probability([predicted[m][key][1] for m in members]))
-            for key, (truth, _) in predicted[members[0]].items()}
     return [{**row, "members": json.dumps(members)} for row in step_rows(
-        name, post_processed_scores(mean, parts), sum(minutes[m] for m in members), baseline)]
+        name, post_processed_scores(mean_predictions(members, predicted), parts), sum(minutes[m] for m in members),
+        baseline)]
 
 
 def scored_runs(runs, parts, preparation):
@@ -238,6 +248,31 @@ def score_seeds(runs, slices, split):
     return with_choice(pd.DataFrame(rows + mean_rows(SEED_MEAN, list(runs), predicted, parts, minutes, baseline)))
 
 
+def score_thresholds(runs, slices, split):
+    """``score_seeds``' runs and their mean, each post-processing with masks cut at each of ``THRESHOLDS`` instead of
+    0.5: a row per run, post-processing, threshold and split, the gain over the same run and post-processing at
+    0.5; ``chosen``: each run's best (post-processing, threshold) on the validation patients."""
+    parts = {part: split_rows(slices, split, part) for part in ("val", "test")}
+    predicted, minutes, _ = scored_runs(runs, parts, lambda run: None)  # the study recipe: divided by 255
+    if len(runs) > 1:
+        predicted[SEED_MEAN], minutes[SEED_MEAN] = mean_predictions(list(runs), predicted), sum(minutes.values())
+    rows = []
+    for run, predictions_of_run in predicted.items():
+        scored = {threshold: post_processed_scores(thresholded(predictions_of_run, threshold), parts)
+                  for threshold in THRESHOLDS}
+        baseline = patient_dice(scored[0.5])
+        rows += [{**row, "threshold": threshold} for threshold in THRESHOLDS
+                 for row in step_rows(run, scored[threshold], minutes[run], baseline)]
+    return with_choice(pd.DataFrame(rows), options=("post-processing", "threshold"))
+
+
+def thresholded(predicted, threshold):
+    """One model's ``predictions`` as 0/1 masks: 1 where the probability is above ``threshold`` (at 0.5, the masks
+    every scoring cuts at ``metrics.THRESHOLD``)."""
+    return {key: (truth, (probabilities > threshold).astype(np.float16))
+            for key, (truth, probabilities) in predicted.items()}
+
+
 def mean_probability(probabilities):
     """The ensemble's prediction: the mean of its members' probabilities (not of their masks or scores)."""
     return np.mean(probabilities, axis=0, dtype=np.float32)
@@ -280,12 +315,12 @@ def step_rows(step, scored, minutes, baseline):
     return rows
 
 
-def with_choice(table):
-    """``table`` with ``chosen``: whether a row's post-processing is its step's best on the validation patients."""
-    val = table[table.split == "val"]
-    best = val.loc[val.groupby("step", sort=False)["patient dice"].idxmax(), ["step", "post-processing"]]
-    return table.assign(chosen=table.set_index(["step", "post-processing"]).index.isin(
-        best.set_index(["step", "post-processing"]).index))
+def with_choice(table, options=("post-processing",)):
+    """``table`` with ``chosen``: whether a row's ``options`` (its post-processing) are its step's best on the
+    validation patients."""
+    keys, val = ["step", *options], table[table.split == "val"]
+    best = val.loc[val.groupby("step", sort=False)["patient dice"].idxmax(), keys]
+    return table.assign(chosen=table.set_index(keys).index.isin(best.set_index(keys).index))
 
 
 def ensemble_members(table):
@@ -330,16 +365,16 @@ def with_interval(values, low, high, sign=""):
             for v, lo, hi in zip(values, low, high)]
 
 
-def view(table):
-    """The results for the reader: a row per step and post-processing, the validation and test patients'
-    scores side by side (patient Dice and the paired gain over the study recipe, each with its 95%
-    interval), the chosen post-processing marked."""
-    gain = f"gain over the {table.step.iloc[0]} (95% CI)"
+def view(table, options=("post-processing",), baseline=None):
+    """The results for the reader: a row per step and post-processing (its ``options``), the validation and test
+    patients' scores side by side (patient Dice and the paired gain over ``baseline``, default the first step,
+    each with its 95% interval), the chosen post-processing marked."""
+    gain = f"gain over {baseline or 'the ' + table.step.iloc[0]} (95% CI)"
     table = table.assign(**{"patient dice (95% CI)": with_interval(table["patient dice"], table["ci low"], table["ci high"]),
                             gain: with_interval(table["gain"], table["gain low"], table["gain high"], sign="+"),
                             "training minutes": table["training minutes"].astype(object).where(  # a NaN index drops rows
                                 table["training minutes"].notna(), "not recorded")})
-    wide = table.pivot_table(index=["step", "post-processing", "chosen", "training minutes"], columns="split",
+    wide = table.pivot_table(index=["step", *options, "chosen", "training minutes"], columns="split",
                              values=["patient dice (95% CI)", gain, "tumour-slice dice", "missed tumour slices",
                                      "false-positive slices", "detection accuracy"], aggfunc="first", sort=False)
     return wide.swaplevel(axis=1).reindex(columns=["val", "test"], level=0).reset_index(["chosen", "training minutes"])
@@ -358,26 +393,34 @@ def main(argv=None):
     """Train (or load) every step (or those named) in the active profile, score them, print the table and save
     it as CSV (with named steps: in place of their rows of an existing one, their gain over its study recipe's
     stored per-patient Dice), and the ensemble's members for the evaluation command (``save_ensemble``). With
-    seeds instead: the study recipe trained with the profile's seed and those, on its split (``score_seeds``)."""
+    seeds instead: the study recipe trained with the profile's seed and those, on its split (``score_seeds``); with
+    thresholds, the same runs scored at each mask threshold (``score_thresholds``)."""
     from .config import get_profile
     from .data import find_data_dir
     from .splits import course_data
 
     parser = argparse.ArgumentParser(prog="python -m lgg_utils.recipe", description=main.__doc__)
     parser.add_argument("--out", type=Path, help="CSV file (default: <artifacts>/recipe.csv, with --seeds "
-                                                 "<artifacts>/recipe_seeds.csv)")
+                                                 "<artifacts>/recipe_seeds.csv, with --thresholds "
+                                                 "<artifacts>/recipe_thresholds.csv)")
     choice = parser.add_mutually_exclusive_group()
     choice.add_argument("--steps", nargs="+", choices=list(STEPS), metavar="STEP",
                         help=f"only these steps (default: all): {', '.join(map(repr, STEPS))}")
     choice.add_argument("--seeds", nargs="+", type=int, metavar="SEED",
                         help="the study recipe with the profile's seed and these seeds, each scored, and their mean")
+    parser.add_argument("--thresholds", action="store_true",
+                        help=f"the study recipe (with --seeds: those runs and their mean) at each mask threshold of "
+                             f"{', '.join(map(str, THRESHOLDS))}")
     args = parser.parse_args(argv)
+    if args.thresholds and args.steps:
+        parser.error("--thresholds scores the study recipe (and --seeds), not --steps: give one or the other.")
     profile = get_profile()
     training.reproducible(profile.seed)
     slices, split = course_data(profile, find_data_dir(), progress=True)
-    if args.seeds:
-        runs = train_seeds(slices, split, profile, [profile.seed, *args.seeds])
-        write(score_seeds(runs, slices, split), args.out or artifacts_dir(profile) / "recipe_seeds.csv")
+    if args.seeds or args.thresholds:
+        runs = train_seeds(slices, split, profile, [profile.seed, *(args.seeds or ())])
+        score, name = (score_thresholds, "recipe_thresholds.csv") if args.thresholds else (score_seeds, "recipe_seeds.csv")
+        write(score(runs, slices, split), args.out or artifacts_dir(profile) / name)
         return
     volumes = volume_table(slices, crop=True)
     out = args.out or artifacts_dir(profile) / "recipe.csv"

@@ -227,3 +227,56 @@ def test_the_shipped_seeds_table_starts_from_the_shipped_runs_study_recipe_and_a
     for post in recipe.POST:  # seed 42 is the shipped run's study recipe: the same model, patient for patient
         for part in ("val", "test"):
             assert recipe.stored_dice(seeds, runs[0], post, part).equals(recipe.stored_dice(laptop, "study recipe", post, part))
+
+
+def test_thresholds_are_chosen_on_validation_with_the_gain_over_the_same_run_at_one_half(sample_slices, split,
+                                                                                         monkeypatch):
+    monkeypatch.setattr(recipe, "predictions", level_predictions)
+    history = pd.DataFrame({"seconds": [60.0]})
+    runs = {"seed 42": ({"val": 0.45, "test": 0.45}, history), "seed 1": ({"val": 0.9, "test": 0.9}, history)}
+    table = recipe.score_thresholds(runs, sample_slices, split)
+    assert len(table) == 3 * len(recipe.POST) * len(recipe.THRESHOLDS) * 2  # two runs and their mean
+    assert (table.loc[table.threshold == 0.5, "gain"] == 0).all()
+    test = recipe.chosen(table, "test")
+    assert test.loc["seed 42", "threshold"] < 0.45 and test.loc["seed 42", "gain"] > 0  # found below 0.5 only
+    assert test.loc["seed 42", "patient dice"] == test.loc["seed 1", "patient dice"] == 1.0
+    assert test.loc[recipe.SEED_MEAN, "training minutes"] == 2.0
+    assert len(recipe.view(table[table.chosen], ("post-processing", "threshold"), "0.5")) == 3
+
+
+def test_masks_cut_at_one_half_score_as_the_probabilities_do(sample_slices, split):
+    parts = {"val": splits.split_rows(sample_slices, split, "val")}
+    rng = np.random.default_rng(0)
+    truth = rng.random((len(parts["val"]), 8, 8, 1)) > 0.7
+    predicted = {("val", mirror): (truth, rng.random(truth.shape).astype(np.float16)) for mirror in (False, True)}
+    cut, raw = (recipe.post_processed_scores(p, parts) for p in (recipe.thresholded(predicted, 0.5), predicted))
+    for key in raw:
+        assert cut[key].dice.equals(raw[key].dice)
+
+
+def test_the_command_with_thresholds_scores_the_profiles_seed_and_refuses_steps(monkeypatch, tmp_path):
+    monkeypatch.setenv("LGG_PROFILE", "fast")
+    monkeypatch.setenv("LGG_ARTIFACTS_DIR", str(tmp_path))
+    for name in ("LGG_DATA_DIR", "LGG_SEED", "LGG_SPLIT_SEED"):
+        monkeypatch.delenv(name, raising=False)
+    trained = {}
+    monkeypatch.setattr(recipe, "train_seeds", lambda slices, split, profile, seeds: trained.setdefault("seeds", seeds))
+    monkeypatch.setattr(recipe, "score_thresholds", lambda runs, slices, split: pd.DataFrame(
+        {"step": ["seed 42"], "patient dices": ["{}"]}))
+    recipe.main(["--thresholds"])
+    assert trained["seeds"] == [42]
+    assert (tmp_path / "fast" / "seed-42" / "recipe_thresholds.csv").exists()
+    with pytest.raises(SystemExit):
+        recipe.main(["--thresholds", "--steps", "study recipe"])
+
+
+def test_the_shipped_thresholds_table_cut_at_one_half_is_the_shipped_seeds_table():
+    thresholds, seeds = pd.read_csv(recipe.LAPTOP_THRESHOLDS), pd.read_csv(recipe.LAPTOP_SEEDS)
+    assert set(thresholds.threshold) == set(recipe.THRESHOLDS)
+    runs = [run for run in thresholds.step.unique() if run != recipe.SEED_MEAN]
+    assert len(runs) > 1 and recipe.SEED_MEAN in set(thresholds.step)
+    for run in runs:  # the same models as the seeds table's: at 0.5, the same scores patient for patient
+        for post in recipe.POST:
+            for part in ("val", "test"):
+                assert recipe.stored_dice(thresholds[thresholds.threshold == 0.5], run, post, part).equals(
+                    recipe.stored_dice(seeds, run, post, part))
