@@ -215,8 +215,8 @@ def intensity_curves(before, after):
 
 def threshold_curves(table, post):
     """Per-patient Dice against the mask threshold (``recipe.score_thresholds``) with the post-processing ``post``,
-    a line per run, the validation patients left and the test patients right, each run's threshold chosen on
-    validation circled; returns the figure."""
+    a line per run, the validation patients left and the test patients right; a circle marks a run's threshold
+    chosen on validation where ``post`` is the post-processing chosen with it. Returns the figure."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
     rows = table[table["post-processing"] == post]
     for ax, part in zip(axes, ("val", "test")):

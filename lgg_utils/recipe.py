@@ -12,8 +12,9 @@ with every step trained and scored on one machine with the same code. ``LAPTOP_E
 the same steps, seed and split on another machine, before the ensemble: the two show how much one run varies.
 ``LAPTOP_SEEDS``, written by ``--seeds 1 2 --out lgg_utils/results/laptop_seeds.csv`` on the machine of
 ``LAPTOP_RESULTS``, holds the study recipe trained with three seeds on its split, and their mean (``SEED_MEAN``);
-``LAPTOP_THRESHOLDS``, written by ``--thresholds --seeds 1 2 --out lgg_utils/results/laptop_thresholds.csv`` from
-the same models, the same runs scored at each mask threshold of ``THRESHOLDS``.
+``LAPTOP_THRESHOLDS``, written by ``--thresholds --seeds 1 2 --out lgg_utils/results/laptop_thresholds.csv``, holds
+the same runs (trained again with the same code on another day: the same scores at 0.5, patient for patient)
+scored at each mask threshold of ``THRESHOLDS``.
 The table keeps each row's per-patient Dice, so a step added to it later (``--steps``) is compared with the
 study recipe patient by patient without the study recipe's model. With every step scored, the ensemble of the
 steps chosen on validation (``ENSEMBLE``) is scored too and its members saved beside the models
@@ -249,27 +250,28 @@ def score_seeds(runs, slices, split):
 
 
 def score_thresholds(runs, slices, split):
-    """``score_seeds``' runs and their mean, each post-processing with masks cut at each of ``THRESHOLDS`` instead of
-    0.5: a row per run, post-processing, threshold and split, the gain over the same run and post-processing at
-    0.5; ``chosen``: each run's best (post-processing, threshold) on the validation patients."""
+    """``score_seeds``' runs (and, with several, their mean), each post-processing with masks cut at each of
+    ``THRESHOLDS``: a row per run, post-processing, threshold and split, the gain over the same run and
+    post-processing cut at ``metrics.THRESHOLD`` as every other table is; ``chosen``: each run's best
+    (post-processing, threshold) on the validation patients, a tie going to the threshold nearest 0.5."""
     parts = {part: split_rows(slices, split, part) for part in ("val", "test")}
-    predicted, minutes, _ = scored_runs(runs, parts, lambda run: None)  # the study recipe: divided by 255
+    predicted, minutes, scored = scored_runs(runs, parts, lambda run: None)  # the study recipe: divided by 255
     if len(runs) > 1:
         predicted[SEED_MEAN], minutes[SEED_MEAN] = mean_predictions(list(runs), predicted), sum(minutes.values())
+        scored[SEED_MEAN] = post_processed_scores(predicted[SEED_MEAN], parts)
     rows = []
     for run, predictions_of_run in predicted.items():
-        scored = {threshold: post_processed_scores(thresholded(predictions_of_run, threshold), parts)
-                  for threshold in THRESHOLDS}
-        baseline = patient_dice(scored[0.5])
-        rows += [{**row, "threshold": threshold} for threshold in THRESHOLDS
-                 for row in step_rows(run, scored[threshold], minutes[run], baseline)]
+        baseline = patient_dice(scored[run])
+        for threshold in sorted(THRESHOLDS, key=lambda t: abs(t - 0.5)):  # with_choice keeps the first of a tie
+            rows += [{**row, "threshold": threshold} for row in step_rows(
+                run, post_processed_scores(thresholded(predictions_of_run, threshold), parts), minutes[run], baseline)]
     return with_choice(pd.DataFrame(rows), options=("post-processing", "threshold"))
 
 
 def thresholded(predicted, threshold):
-    """One model's ``predictions`` as 0/1 masks: 1 where the probability is above ``threshold`` (at 0.5, the masks
-    every scoring cuts at ``metrics.THRESHOLD``)."""
-    return {key: (truth, (probabilities > threshold).astype(np.float16))
+    """One model's ``predictions`` as 0/1 masks: 1 where the probability (compared in float32, where 0.3 is
+    nearer 0.3 than in float16) is above ``threshold``."""
+    return {key: (truth, (probabilities.astype(np.float32) > threshold).astype(np.float16))
             for key, (truth, probabilities) in predicted.items()}
 
 
@@ -365,11 +367,11 @@ def with_interval(values, low, high, sign=""):
             for v, lo, hi in zip(values, low, high)]
 
 
-def view(table, options=("post-processing",), baseline=None):
+def view(table, options=("post-processing",), versus=None):
     """The results for the reader: a row per step and post-processing (its ``options``), the validation and test
-    patients' scores side by side (patient Dice and the paired gain over ``baseline``, default the first step,
-    each with its 95% interval), the chosen post-processing marked."""
-    gain = f"gain over {baseline or 'the ' + table.step.iloc[0]} (95% CI)"
+    patients' scores side by side (patient Dice and the paired gain over what ``versus`` names, default the first
+    step, each with its 95% interval), the chosen post-processing marked."""
+    gain = f"gain over {versus or 'the ' + table.step.iloc[0]} (95% CI)"
     table = table.assign(**{"patient dice (95% CI)": with_interval(table["patient dice"], table["ci low"], table["ci high"]),
                             gain: with_interval(table["gain"], table["gain low"], table["gain high"], sign="+"),
                             "training minutes": table["training minutes"].astype(object).where(  # a NaN index drops rows

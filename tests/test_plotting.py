@@ -44,13 +44,14 @@ def test_classifier_panels_count_the_test_calls_and_mark_the_threshold_on_each_r
 
 
 def test_threshold_curves_draw_a_line_per_run_and_circle_the_thresholds_chosen_on_validation():
-    rows = [{"step": run, "post-processing": post, "split": part, "threshold": t, "patient dice": level - abs(t - 0.4),
-             "chosen": post == "largest component" and t == 0.4}
+    shift = {"val": 0.0, "test": -0.1}
+    rows = [{"step": run, "post-processing": post, "split": part, "threshold": t,
+             "patient dice": level + shift[part] - abs(t - 0.4), "chosen": post == "largest component" and t == 0.4}
             for run, level in (("seed 42", 0.8), ("seed 1", 0.7)) for post in ("as predicted", "largest component")
             for part in ("val", "test") for t in (0.3, 0.4, 0.5)]
     fig = plotting.threshold_curves(pd.DataFrame(rows), "largest component")
-    for ax in fig.axes:
+    for ax, part in zip(fig.axes, ("val", "test")):
         assert len([line for line in ax.lines if len(line.get_xdata()) == 3]) == 2  # one per run, three thresholds
-        np.testing.assert_allclose(ax.collections[-1].get_offsets(), [[0.4, 0.8], [0.4, 0.7]])
+        np.testing.assert_allclose(ax.collections[-1].get_offsets(), [[0.4, 0.8 + shift[part]], [0.4, 0.7 + shift[part]]])
     assert "chosen on validation" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     plotting.plt.close(fig)

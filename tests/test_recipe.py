@@ -233,13 +233,17 @@ def test_thresholds_are_chosen_on_validation_with_the_gain_over_the_same_run_at_
                                                                                          monkeypatch):
     monkeypatch.setattr(recipe, "predictions", level_predictions)
     history = pd.DataFrame({"seconds": [60.0]})
-    runs = {"seed 42": ({"val": 0.45, "test": 0.45}, history), "seed 1": ({"val": 0.9, "test": 0.9}, history)}
+    runs = {"seed 42": ({"val": 0.45, "test": 0.55}, history), "seed 1": ({"val": 0.9, "test": 0.8}, history)}
     table = recipe.score_thresholds(runs, sample_slices, split)
     assert len(table) == 3 * len(recipe.POST) * len(recipe.THRESHOLDS) * 2  # two runs and their mean
     assert (table.loc[table.threshold == 0.5, "gain"] == 0).all()
     test = recipe.chosen(table, "test")
-    assert test.loc["seed 42", "threshold"] < 0.45 and test.loc["seed 42", "gain"] > 0  # found below 0.5 only
-    assert test.loc["seed 42", "patient dice"] == test.loc["seed 1", "patient dice"] == 1.0
+    assert test.loc["seed 42", "threshold"] == 0.4  # the best on validation nearest 0.5 (on test: 0.5 itself)
+    assert test.loc["seed 42", "gain"] == 0 and test.loc["seed 42", "patient dice"] == 1.0
+    assert recipe.chosen(table, "val").loc["seed 42", "gain"] > 0  # found below 0.5 only
+    mean = table.query("step == @recipe.SEED_MEAN and split == 'val' and `post-processing` == 'as predicted'")
+    mean = mean.set_index("threshold")["patient dice"]
+    assert mean[0.6] == 1.0 > mean[0.7]  # the mean of the probabilities (0.675), not of the masks
     assert test.loc[recipe.SEED_MEAN, "training minutes"] == 2.0
     assert len(recipe.view(table[table.chosen], ("post-processing", "threshold"), "0.5")) == 3
 
@@ -248,7 +252,8 @@ def test_masks_cut_at_one_half_score_as_the_probabilities_do(sample_slices, spli
     parts = {"val": splits.split_rows(sample_slices, split, "val")}
     rng = np.random.default_rng(0)
     truth = rng.random((len(parts["val"]), 8, 8, 1)) > 0.7
-    predicted = {("val", mirror): (truth, rng.random(truth.shape).astype(np.float16)) for mirror in (False, True)}
+    probabilities = np.where(rng.random(truth.shape) > 0.8, 0.5, rng.random(truth.shape)).astype(np.float16)
+    predicted = {("val", mirror): (truth, probabilities) for mirror in (False, True)}  # a fifth exactly 0.5
     cut, raw = (recipe.post_processed_scores(p, parts) for p in (recipe.thresholded(predicted, 0.5), predicted))
     for key in raw:
         assert cut[key].dice.equals(raw[key].dice)
@@ -273,8 +278,8 @@ def test_the_command_with_thresholds_scores_the_profiles_seed_and_refuses_steps(
 def test_the_shipped_thresholds_table_cut_at_one_half_is_the_shipped_seeds_table():
     thresholds, seeds = pd.read_csv(recipe.LAPTOP_THRESHOLDS), pd.read_csv(recipe.LAPTOP_SEEDS)
     assert set(thresholds.threshold) == set(recipe.THRESHOLDS)
-    runs = [run for run in thresholds.step.unique() if run != recipe.SEED_MEAN]
-    assert len(runs) > 1 and recipe.SEED_MEAN in set(thresholds.step)
+    runs = list(thresholds.step.unique())
+    assert len(runs) > 2 and recipe.SEED_MEAN in runs
     for run in runs:  # the same models as the seeds table's: at 0.5, the same scores patient for patient
         for post in recipe.POST:
             for part in ("val", "test"):
