@@ -128,6 +128,11 @@ def train_steps(slices, split, profile, volumes, names=None):
     return steps
 
 
+def held_out(slices, split):
+    """The validation and the test patients' rows of a slice table, by split: what every table here scores."""
+    return {part: split_rows(slices, split, part) for part in ("val", "test")}
+
+
 def largest_per_patient(rows, probabilities):
     """``scoring.largest_component`` of each patient's volume (its rows of the slice table, in slice order)."""
     kept = np.empty_like(probabilities)
@@ -175,7 +180,7 @@ def score_steps(steps, slices, split, volumes, earlier=None):
     With every step of ``STEPS`` and a step besides the study recipe among ``ensemble_members``, also the rows of
     ``ENSEMBLE``: their mean probability, post-processed and chosen like a step's, its members in ``members``, its
     training minutes theirs summed. ``volumes``: a ``volume_table`` made with ``crop``."""
-    parts = {part: split_rows(slices, split, part) for part in ("val", "test")}
+    parts = held_out(slices, split)
     first = next(iter(STEPS))
     predicted, minutes, scored = scored_runs(steps, parts, lambda step: STEPS[step].preparation(volumes))
     if first in steps:
@@ -242,7 +247,7 @@ def train_seeds(slices, split, profile, seeds):
 def score_seeds(runs, slices, split):
     """``score_steps`` for one step trained with several seeds (``train_seeds``): a row per seed, post-processing
     and split, the gains over the first seed, and the rows of the seeds' mean probability (``SEED_MEAN``)."""
-    parts = {part: split_rows(slices, split, part) for part in ("val", "test")}
+    parts = held_out(slices, split)
     predicted, minutes, scored = scored_runs(runs, parts, lambda run: None)  # the study recipe: divided by 255
     baseline = patient_dice(scored[next(iter(runs))])
     rows = [row for run in runs for row in step_rows(run, scored[run], minutes[run], baseline)]
@@ -254,7 +259,7 @@ def score_thresholds(runs, slices, split):
     ``THRESHOLDS``: a row per run, post-processing, threshold and split, the gain over the same run and
     post-processing cut at ``metrics.THRESHOLD`` as every other table is; ``chosen``: each run's best
     (post-processing, threshold) on the validation patients, a tie going to the threshold nearest 0.5."""
-    parts = {part: split_rows(slices, split, part) for part in ("val", "test")}
+    parts = held_out(slices, split)
     predicted, minutes, scored = scored_runs(runs, parts, lambda run: None)  # the study recipe: divided by 255
     if len(runs) > 1:
         predicted[SEED_MEAN], minutes[SEED_MEAN] = mean_predictions(list(runs), predicted), sum(minutes.values())
