@@ -1,7 +1,7 @@
 """Training-time augmentation with stateless (reproducible) random ops.
 
-Geometric changes (a left-right flip; in ``geometric``, also a small rotation and scaling) move image and mask
-together; photometric changes (brightness, contrast, per-channel gain "colour jitter", channel dropout, as in
+Geometric changes (a left-right flip; in ``geometric`` and ``augment_rotated``, also a small rotation and scaling)
+move image and mask together; photometric changes (brightness, contrast, per-channel gain "colour jitter", channel dropout, as in
 the study) touch the image only.
 """
 import math
@@ -68,3 +68,10 @@ def geometric(image, mask, seed):
     up to ``SCALE``; intensities untouched."""
     flip_seed, transform_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     return rotate_scale(*flip(image, mask, flip_seed), transform_seed)
+
+
+def augment_rotated(image, mask, seed):
+    """The study's augmentation (``augment``) after a rotation and scaling (``rotate_scale``), so the corners the
+    rotation brings in take the same brightness and contrast as the rest."""
+    rotate_seed, study_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    return augment(*rotate_scale(image, mask, rotate_seed), study_seed)

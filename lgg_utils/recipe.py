@@ -14,7 +14,10 @@ the same steps, seed and split on another machine, before the ensemble: the two 
 ``LAPTOP_RESULTS``, holds the study recipe trained with three seeds on its split, and their mean (``SEED_MEAN``);
 ``LAPTOP_THRESHOLDS``, written by ``--thresholds --seeds 1 2 --out lgg_utils/results/laptop_thresholds.csv``, holds
 the same runs (trained again with the same code on another day: the same scores at 0.5, patient for patient)
-scored at each mask threshold of ``THRESHOLDS``.
+scored at each mask threshold of ``THRESHOLDS``. ``LAPTOP_ROTATION`` is ``LAPTOP_RESULTS`` with a step trained
+later, ``"+ rotation and scaling"``, written by ``--steps "+ rotation and scaling" --out
+lgg_utils/results/laptop_rotation.csv`` on a copy of it, on another day: the step joins
+the ensemble's members on validation, so the ensemble, whose other members were not trained again, is left out.
 The table keeps each row's per-patient Dice, so a step added to it later (``--steps``) is compared with the
 study recipe patient by patient without the study recipe's model. With every step scored, the ensemble of the
 steps chosen on validation (``ENSEMBLE``) is scored too and its members saved beside the models
@@ -31,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from . import losses, scoring, training
-from .augmentation import augment, flip
+from .augmentation import augment, augment_rotated, flip
 from .config import artifacts_dir
 from .pipeline import load_arrays
 from .plotting import FLAIR
@@ -42,6 +45,7 @@ LAPTOP_RESULTS = Path(__file__).parent / "results" / "laptop_recipe.csv"
 LAPTOP_EARLIER = Path(__file__).parent / "results" / "laptop_recipe_earlier.csv"
 LAPTOP_SEEDS = Path(__file__).parent / "results" / "laptop_seeds.csv"
 LAPTOP_THRESHOLDS = Path(__file__).parent / "results" / "laptop_thresholds.csv"
+LAPTOP_ROTATION = Path(__file__).parent / "results" / "laptop_rotation.csv"
 BACKGROUND = 0.05  # FLAIR (divided by 255) at or below this is outside the brain, for the intensity figure
 
 
@@ -80,7 +84,8 @@ STEPS = {"study recipe": Step(None),
          "+ intensities per volume": Step("unet_volume", per_volume=True),
          "+ flip augmentation only": Step("unet_volume_flips", per_volume=True, augmentation=flip),
          "+ Dice loss": Step("unet_volume_dice", per_volume=True, loss=losses.dice_loss),
-         "+ pooled Dice loss": Step("unet_volume_pooled_dice", per_volume=True, loss=losses.pooled_dice_loss)}
+         "+ pooled Dice loss": Step("unet_volume_pooled_dice", per_volume=True, loss=losses.pooled_dice_loss),
+         "+ rotation and scaling": Step("unet_rotate_scale", augmentation=augment_rotated)}
 ENSEMBLE = "mean of the steps"  # the mean probability of the study recipe and the steps at least as good on validation
 SEED_MEAN = "mean of the seeds"  # the mean probability of the study recipe trained with several seeds (``score_seeds``)
 ENSEMBLE_FILE = "ensemble.json"  # its members' model folders, beside them (``save_ensemble``)
@@ -361,9 +366,9 @@ def chosen(table, part):
 
 def runs_compared(runs):
     """Each step's patient Dice on the validation and test patients (post-processing chosen on validation), a
-    column per split under each run of ``runs`` (name: table), a row per step of ``STEPS``."""
+    column per split under each run of ``runs`` (name: table), a row per step of ``STEPS`` that a run scored."""
     return pd.concat({name: pd.DataFrame({part: chosen(table, part)["patient dice"] for part in ("val", "test")})
-                      for name, table in runs.items()}, axis=1).reindex(list(STEPS))
+                      for name, table in runs.items()}, axis=1).reindex(list(STEPS)).dropna(how="all")
 
 
 def with_interval(values, low, high, sign=""):
@@ -388,10 +393,16 @@ def view(table, options=("post-processing",), versus=None):
 
 
 def merged(table, earlier):
-    """``table``'s rows in place of the same steps' rows of an ``earlier`` table (where there is one; its
-    ``ENSEMBLE`` rows are dropped, as their members may have changed), in ``STEPS`` order, ``ENSEMBLE`` last."""
+    """``table``'s rows in place of the same steps' rows of an ``earlier`` table (where there is one), in ``STEPS``
+    order, ``ENSEMBLE`` last. The earlier ``ENSEMBLE`` rows are kept only while they still hold: none of their
+    members scored again, and their members still those validation chooses (``ensemble_members``)."""
     if earlier is not None:
-        table = pd.concat([earlier.query("step not in @table.step and step != @ENSEMBLE"), table], ignore_index=True)
+        rescored = set(table.step)
+        table = pd.concat([earlier.query("step not in @rescored"), table], ignore_index=True)
+        if ENSEMBLE in set(table.step) - rescored:
+            members = json.loads(table.loc[table.step == ENSEMBLE, "members"].iloc[0])
+            if rescored & set(members) or members != ensemble_members(table):
+                table = table[table.step != ENSEMBLE]
     order = {name: k for k, name in enumerate([*STEPS, ENSEMBLE])}
     return table.sort_values("step", key=lambda steps: steps.map(order), kind="stable", ignore_index=True)
 

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from lgg_utils import augmentation
@@ -62,13 +63,14 @@ def test_channel_gain_scales_each_channel_by_one_factor():
         assert np.allclose(ratios[..., c], ratios[0, 0, c]) and 0.9 <= ratios[0, 0, c] <= 1.1
 
 
-def test_geometric_augmentation_moves_image_and_mask_together_and_keeps_the_mask_binary():
+@pytest.mark.parametrize("augment", [augmentation.geometric, augmentation.augment_rotated])
+def test_geometric_augmentation_moves_image_and_mask_together_and_keeps_the_mask_binary(augment):
     image = np.zeros((32, 32, 3), np.float32)
     mask = np.zeros((32, 32, 1), np.float32)
     image[10:20, 12:22], mask[10:20, 12:22] = 0.8, 1
     for seed in range(5):
-        out_image, out_mask = (t.numpy() for t in augmentation.geometric(image, mask, tf.constant([seed, 3])))
-        bright, inside = out_image[..., 0] > 0.4, out_mask[..., 0] == 1
+        out_image, out_mask = (t.numpy() for t in augment(image, mask, tf.constant([seed, 3])))
+        bright, inside = out_image.max(axis=-1) > 0.4, out_mask[..., 0] == 1  # a channel may be dropped
         assert set(np.unique(out_mask)) <= {0.0, 1.0}
         assert (bright & inside).sum() / (bright | inside).sum() > 0.9
         assert 0.8 * 100 < inside.sum() < 1.2 * 100  # at most 5% larger or smaller per side

@@ -6,6 +6,8 @@ import pytest
 
 from lgg_utils import config, data, losses, models, recipe, splits, training, volumes
 
+ROTATED = "+ rotation and scaling"  # the step trained after the shipped run (recipe.LAPTOP_ROTATION)
+
 
 def test_largest_component_is_kept_per_patient():
     rows = pd.DataFrame({"patient": ["a"] * 3 + ["b"] * 3})
@@ -77,19 +79,30 @@ def test_the_paired_gain_is_the_mean_per_patient_difference_with_its_interval():
 
 def test_the_shipped_laptop_results_name_the_current_steps_and_the_ensemble():
     laptop = pd.read_csv(recipe.LAPTOP_RESULTS)
-    assert list(laptop.step.unique()) == [*recipe.STEPS, recipe.ENSEMBLE]
+    first = [step for step in recipe.STEPS if step != ROTATED]  # the run before the sixth step
+    assert list(laptop.step.unique()) == [*first, recipe.ENSEMBLE]
     assert set(laptop["post-processing"]) == set(recipe.POST)
-    assert len(recipe.chosen(laptop, "test")) == len(recipe.STEPS) + 1
-    assert len(recipe.view(laptop)) == (len(recipe.STEPS) + 1) * len(recipe.POST)
+    assert len(recipe.chosen(laptop, "test")) == len(first) + 1
+    assert len(recipe.view(laptop)) == (len(first) + 1) * len(recipe.POST)
     assert recipe.chosen(laptop, "test").gain.notna().all()  # one run: every step's gain over the study recipe
     members = json.loads(laptop.loc[laptop.step == recipe.ENSEMBLE, "members"].iloc[0])
     assert members == recipe.ensemble_members(laptop)  # the members it records are those validation chooses
 
 
+def test_the_shipped_rotation_table_is_the_shipped_run_with_the_sixth_step_and_without_its_ensemble():
+    laptop, rotation = pd.read_csv(recipe.LAPTOP_RESULTS), pd.read_csv(recipe.LAPTOP_ROTATION)
+    assert list(rotation.step.unique()) == list(recipe.STEPS)  # the ensemble left out: the sixth step joins it
+    assert ROTATED in recipe.ensemble_members(rotation)
+    carried = rotation[rotation.step != ROTATED].drop(columns="members").reset_index(drop=True)
+    pd.testing.assert_frame_equal(carried, laptop[laptop.step.isin(recipe.STEPS)].drop(columns="members").reset_index(
+        drop=True), check_dtype=False)  # the other steps' rows as shipped, so its gain is over the same study recipe
+    assert recipe.chosen(rotation, "test").gain.notna().all()
+
+
 def test_runs_are_compared_step_by_step_on_both_splits():
     runs = {"later": pd.read_csv(recipe.LAPTOP_RESULTS), "earlier": pd.read_csv(recipe.LAPTOP_EARLIER)}
     compared = recipe.runs_compared(runs)
-    assert list(compared.index) == list(recipe.STEPS)  # the ensemble, scored in one run only, is left out
+    assert list(compared.index) == [step for step in recipe.STEPS if step != ROTATED]  # steps both runs scored
     assert list(compared.columns) == [(run, part) for run in runs for part in ("val", "test")]
     assert compared.notna().all().all()
     assert compared.loc["study recipe", ("later", "test")] == recipe.chosen(runs["later"], "test").loc[
@@ -104,12 +117,24 @@ def test_steps_scored_without_the_study_recipe_record_no_gain_and_merge_into_an_
     again = recipe.score_steps({last: steps[last]}, sample_slices, split, volume_stats)
     assert again.gain.isna().all()
     table = recipe.merged(again, old)
-    assert list(table.step.unique()) == list(recipe.STEPS)  # an earlier ensemble is dropped: its members may change
+    assert recipe.ENSEMBLE not in set(table.step)  # every step joins its members now (earlier Dice -1)
     assert len(table) == len(recipe.STEPS) * len(recipe.POST) * 2
     assert (table[table.step == last]["patient dice"] >= 0).all() and table[table.step == last].gain.isna().all()
     assert (table[table.step != last]["patient dice"] == -1).all()
     assert table[table.step != last]["patient dices"].isna().all()
     assert recipe.score_steps({last: steps[last]}, sample_slices, split, volume_stats, earlier=table).gain.isna().all()
+
+
+def test_an_earlier_ensemble_is_kept_only_while_its_members_still_hold():
+    study, volume, *others, last = recipe.STEPS
+    def rows(dice):
+        return pd.DataFrame([{"step": step, "post-processing": "as predicted", "split": part, "chosen": True,
+                              "patient dice": d} for step, d in dice.items() for part in ("val", "test")])
+    earlier = rows({study: 0.7, volume: 0.8, **dict.fromkeys(others, 0.6)})
+    earlier = pd.concat([earlier, rows({recipe.ENSEMBLE: 0.75}).assign(members=json.dumps([study, volume]))])
+    assert recipe.ENSEMBLE in set(recipe.merged(rows({last: 0.65}), earlier).step)  # a new step below the study recipe
+    assert recipe.ENSEMBLE not in set(recipe.merged(rows({last: 0.7}), earlier).step)  # one that joins its members
+    assert recipe.ENSEMBLE not in set(recipe.merged(rows({volume: 0.9}), earlier).step)  # a member scored again
 
 
 def test_each_step_trains_with_its_loss_and_takes_its_preparation(sample_slices):
@@ -139,7 +164,7 @@ def test_a_step_scored_later_gains_over_the_study_recipes_stored_patient_dice(sc
 
 
 def test_the_ensemble_members_are_the_steps_at_least_as_good_as_the_study_recipe_on_validation():
-    dice = dict(zip(recipe.STEPS, [0.70, 0.70, 0.75, 0.60, 0.71]))
+    dice = dict(zip(recipe.STEPS, [0.70, 0.70, 0.75, 0.60, 0.71, 0.69]))
     table = pd.DataFrame([{"step": step, "split": "val", "chosen": True, "patient dice": d} for step, d in dice.items()])
     assert recipe.ensemble_members(table) == [step for step, d in dice.items() if d >= 0.70]
 
@@ -170,7 +195,7 @@ def test_the_ensemble_averages_its_members_probabilities_and_is_scored_like_a_st
     table = recipe.score_steps(steps, sample_slices, split, volume_stats)
     assert recipe.chosen(table, "test").loc[recipe.ENSEMBLE, "patient dice"] < 1.0
     assert recipe.ENSEMBLE not in recipe.score_steps({study: steps[study]}, sample_slices, split, volume_stats).step.values
-    assert set(recipe.merged(table[table.step == volume], table).step) == set(recipe.STEPS)  # its members may change
+    assert set(recipe.merged(table[table.step == volume], table).step) == set(recipe.STEPS)  # a member scored again
 
 
 def test_the_ensembles_members_are_saved_by_their_model_folders_and_removed_with_it(tmp_path):
