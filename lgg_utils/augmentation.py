@@ -1,8 +1,8 @@
 """Training-time augmentation with stateless (reproducible) random ops.
 
-Geometric changes (a left-right flip; in ``geometric`` and ``augment_rotated``, also a small rotation and scaling)
-move image and mask together; photometric changes (brightness, contrast, per-channel gain "colour jitter", channel dropout, as in
-the study) touch the image only.
+Geometric changes (a left-right flip; in ``geometric`` and ``augment_rotated``, also a small rotation and
+scaling) move image and mask together; photometric changes (brightness, contrast, per-channel gain "colour
+jitter", channel dropout, as in the study) touch the image only.
 """
 import math
 

@@ -8,16 +8,17 @@ chosen on validation.
 
 The laptop profile's table ships with the package (``LAPTOP_RESULTS``), so every build of the book can show
 it; it was written by ``LGG_PROFILE=laptop python -m lgg_utils.recipe --out lgg_utils/results/laptop_recipe.csv``,
-with every step trained and scored on one machine with the same code. ``LAPTOP_EARLIER`` is an earlier run of
-the same steps, seed and split on another machine, before the ensemble: the two show how much one run varies.
-``LAPTOP_SEEDS``, written by ``--seeds 1 2 --out lgg_utils/results/laptop_seeds.csv`` on the machine of
-``LAPTOP_RESULTS``, holds the study recipe trained with three seeds on its split, and their mean (``SEED_MEAN``);
-``LAPTOP_THRESHOLDS``, written by ``--thresholds --seeds 1 2 --out lgg_utils/results/laptop_thresholds.csv``, holds
-the same runs (trained again with the same code on another day: the same scores at 0.5, patient for patient)
-scored at each mask threshold of ``THRESHOLDS``. ``LAPTOP_ROTATION`` is ``LAPTOP_RESULTS`` with a step trained
-later, ``"+ rotation and scaling"``, written by ``--steps "+ rotation and scaling" --out
-lgg_utils/results/laptop_rotation.csv`` on a copy of it, on another day: the step joins
-the ensemble's members on validation, so the ensemble, whose other members were not trained again, is left out.
+with every step then in ``STEPS`` (the first five) trained and scored on one machine with the same code.
+``LAPTOP_EARLIER`` is an earlier run of the same steps, seed and split on another machine, before the ensemble:
+the two show how much one run varies. ``LAPTOP_SEEDS``, written by ``--seeds 1 2 --out
+lgg_utils/results/laptop_seeds.csv`` on the machine of ``LAPTOP_RESULTS``, holds the study recipe trained with
+three seeds on its split, and their mean (``SEED_MEAN``); ``LAPTOP_THRESHOLDS``, written by ``--thresholds --seeds
+1 2 --out lgg_utils/results/laptop_thresholds.csv``, holds the same runs (trained again with the same code on
+another day: the same scores at 0.5, patient for patient) scored at each mask threshold of ``THRESHOLDS``.
+``LAPTOP_ROTATION`` is ``LAPTOP_RESULTS`` with a step trained later, ``"+ rotation and scaling"``, written by
+``--steps "+ rotation and scaling" --out lgg_utils/results/laptop_rotation.csv`` on a copy of it, on another
+day: the step joins the ensemble's members on validation, and a run that names one step predicts that step
+alone, so the ensemble is left out (``merged``).
 The table keeps each row's per-patient Dice, so a step added to it later (``--steps``) is compared with the
 study recipe patient by patient without the study recipe's model. With every step scored, the ensemble of the
 steps chosen on validation (``ENSEMBLE``) is scored too and its members saved beside the models
@@ -394,14 +395,16 @@ def view(table, options=("post-processing",), versus=None):
 
 def merged(table, earlier):
     """``table``'s rows in place of the same steps' rows of an ``earlier`` table (where there is one), in ``STEPS``
-    order, ``ENSEMBLE`` last. The earlier ``ENSEMBLE`` rows are kept only while they still hold: none of their
-    members scored again, and their members still those validation chooses (``ensemble_members``)."""
+    order, ``ENSEMBLE`` last. ``table``'s own ``ENSEMBLE`` rows (every step scored) replace the earlier ones; else
+    the earlier ones are kept only while they still hold: their members recorded, none of them scored again, and
+    still those validation chooses (``ensemble_members``)."""
     if earlier is not None:
-        rescored = set(table.step)
-        table = pd.concat([earlier.query("step not in @rescored"), table], ignore_index=True)
-        if ENSEMBLE in set(table.step) - rescored:
-            members = json.loads(table.loc[table.step == ENSEMBLE, "members"].iloc[0])
-            if rescored & set(members) or members != ensemble_members(table):
+        scored_now = set(table.step)
+        table = pd.concat([earlier.query("step not in @scored_now"), table], ignore_index=True)
+        if ENSEMBLE in set(table.step) - scored_now:
+            members = table.loc[table.step == ENSEMBLE].get("members", pd.Series(dtype=object)).dropna()
+            members = set(json.loads(members.iloc[0])) if len(members) else None  # None: not recorded, cannot hold
+            if members is None or scored_now & members or members != set(ensemble_members(table)):
                 table = table[table.step != ENSEMBLE]
     order = {name: k for k, name in enumerate([*STEPS, ENSEMBLE])}
     return table.sort_values("step", key=lambda steps: steps.map(order), kind="stable", ignore_index=True)

@@ -76,6 +76,18 @@ def test_geometric_augmentation_moves_image_and_mask_together_and_keeps_the_mask
         assert 0.8 * 100 < inside.sum() < 1.2 * 100  # at most 5% larger or smaller per side
 
 
+def test_augment_rotated_rotates_or_scales_and_changes_intensities():
+    image = np.zeros((32, 32, 3), np.float32)
+    mask = np.zeros((32, 32, 1), np.float32)
+    image[10:20, 12:22], mask[10:20, 12:22] = 0.8, 1
+    moved, changed = [], []
+    for seed in range(5):
+        out_image, out_mask = (t.numpy() for t in augmentation.augment_rotated(image, mask, tf.constant([seed, 3])))
+        moved.append(not (np.array_equal(out_mask, mask) or np.array_equal(out_mask, mask[:, ::-1])))  # not a flip only
+        changed.append(not np.allclose(out_image[out_mask[..., 0] == 1].max(axis=-1), 0.8, atol=0.01))  # photometric
+    assert any(moved) and all(changed)  # a rotation of a degree or two can leave the mask as it was
+
+
 def test_no_rotation_and_no_scaling_changes_nothing():
     image = np.random.default_rng(0).random((16, 16, 3)).astype(np.float32)
     mask = (image[..., :1] > 0.5).astype(np.float32)

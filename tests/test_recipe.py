@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lgg_utils import config, data, losses, models, recipe, splits, training, volumes
+from lgg_utils import augmentation, config, data, losses, models, recipe, splits, training, volumes
 
 ROTATED = "+ rotation and scaling"  # the step trained after the shipped run (recipe.LAPTOP_ROTATION)
 
@@ -77,7 +77,7 @@ def test_the_paired_gain_is_the_mean_per_patient_difference_with_its_interval():
         recipe.paired_gain(dice, baseline.drop("c"))
 
 
-def test_the_shipped_laptop_results_name_the_current_steps_and_the_ensemble():
+def test_the_shipped_laptop_results_name_the_steps_before_the_sixth_and_the_ensemble():
     laptop = pd.read_csv(recipe.LAPTOP_RESULTS)
     first = [step for step in recipe.STEPS if step != ROTATED]  # the run before the sixth step
     assert list(laptop.step.unique()) == [*first, recipe.ENSEMBLE]
@@ -117,7 +117,7 @@ def test_steps_scored_without_the_study_recipe_record_no_gain_and_merge_into_an_
     again = recipe.score_steps({last: steps[last]}, sample_slices, split, volume_stats)
     assert again.gain.isna().all()
     table = recipe.merged(again, old)
-    assert recipe.ENSEMBLE not in set(table.step)  # every step joins its members now (earlier Dice -1)
+    assert recipe.ENSEMBLE not in set(table.step)  # its members change (the earlier Dice are -1) or were scored again
     assert len(table) == len(recipe.STEPS) * len(recipe.POST) * 2
     assert (table[table.step == last]["patient dice"] >= 0).all() and table[table.step == last].gain.isna().all()
     assert (table[table.step != last]["patient dice"] == -1).all()
@@ -127,6 +127,7 @@ def test_steps_scored_without_the_study_recipe_record_no_gain_and_merge_into_an_
 
 def test_an_earlier_ensemble_is_kept_only_while_its_members_still_hold():
     study, volume, *others, last = recipe.STEPS
+
     def rows(dice):
         return pd.DataFrame([{"step": step, "post-processing": "as predicted", "split": part, "chosen": True,
                               "patient dice": d} for step, d in dice.items() for part in ("val", "test")])
@@ -135,6 +136,8 @@ def test_an_earlier_ensemble_is_kept_only_while_its_members_still_hold():
     assert recipe.ENSEMBLE in set(recipe.merged(rows({last: 0.65}), earlier).step)  # a new step below the study recipe
     assert recipe.ENSEMBLE not in set(recipe.merged(rows({last: 0.7}), earlier).step)  # one that joins its members
     assert recipe.ENSEMBLE not in set(recipe.merged(rows({volume: 0.9}), earlier).step)  # a member scored again
+    unrecorded = earlier.drop(columns="members")  # a table written before the column: its members cannot be checked
+    assert recipe.ENSEMBLE not in set(recipe.merged(rows({last: 0.65}), unrecorded).step)
 
 
 def test_each_step_trains_with_its_loss_and_takes_its_preparation(sample_slices):
@@ -142,6 +145,8 @@ def test_each_step_trains_with_its_loss_and_takes_its_preparation(sample_slices)
     assert recipe.STEPS["study recipe"].recipe == training.RECIPES["unet"]
     assert recipe.STEPS["+ Dice loss"].recipe.loss is losses.dice_loss
     assert recipe.STEPS["+ pooled Dice loss"].recipe.loss is losses.pooled_dice_loss
+    assert recipe.STEPS[ROTATED].augmentation is augmentation.augment_rotated
+    assert recipe.STEPS[ROTATED].recipe == training.RECIPES["unet"] and recipe.STEPS[ROTATED].preparation(table) is None
     assert recipe.STEPS["study recipe"].preparation(table) is None
     assert list(recipe.STEPS["+ intensities per volume"].preparation(table).columns) == volumes.STATS
     assert recipe.Step("unet_volume_crop", per_volume=True, crop=True).preparation(table) is table
