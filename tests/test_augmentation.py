@@ -63,11 +63,17 @@ def test_channel_gain_scales_each_channel_by_one_factor():
         assert np.allclose(ratios[..., c], ratios[0, 0, c]) and 0.9 <= ratios[0, 0, c] <= 1.1
 
 
-@pytest.mark.parametrize("augment", [augmentation.geometric, augmentation.augment_rotated])
-def test_geometric_augmentation_moves_image_and_mask_together_and_keeps_the_mask_binary(augment):
+def bright_square():
+    """A dark 32x32 image with a bright 10x10 square off centre (0.8 in every channel), and its mask."""
     image = np.zeros((32, 32, 3), np.float32)
     mask = np.zeros((32, 32, 1), np.float32)
     image[10:20, 12:22], mask[10:20, 12:22] = 0.8, 1
+    return image, mask
+
+
+@pytest.mark.parametrize("augment", [augmentation.geometric, augmentation.augment_rotated])
+def test_geometric_augmentation_moves_image_and_mask_together_and_keeps_the_mask_binary(augment):
+    image, mask = bright_square()
     for seed in range(5):
         out_image, out_mask = (t.numpy() for t in augment(image, mask, tf.constant([seed, 3])))
         bright, inside = out_image.max(axis=-1) > 0.4, out_mask[..., 0] == 1  # a channel may be dropped
@@ -77,9 +83,7 @@ def test_geometric_augmentation_moves_image_and_mask_together_and_keeps_the_mask
 
 
 def test_augment_rotated_rotates_or_scales_and_changes_intensities():
-    image = np.zeros((32, 32, 3), np.float32)
-    mask = np.zeros((32, 32, 1), np.float32)
-    image[10:20, 12:22], mask[10:20, 12:22] = 0.8, 1
+    image, mask = bright_square()
     moved, changed = [], []
     for seed in range(5):
         out_image, out_mask = (t.numpy() for t in augmentation.augment_rotated(image, mask, tf.constant([seed, 3])))
