@@ -3,6 +3,7 @@
 read (Pillow, in parallel) -> [cropped to the brain: cut out its square] -> resize to the profile's size ->
 cache (uint8, in memory) -> [training: shuffle] -> scale to [0, 1] -> [training: augment] ->
 [per volume: z-score] -> batch -> prefetch.
+Training with ``weights`` draws the cached rows by weight instead of shuffling them, anew each epoch.
 """
 import os
 
@@ -103,12 +104,14 @@ def with_target(image, mask, target):
 
 
 def make_dataset(slices, size, batch_size, training=False, target="mask", seed=42, augmentation=augment,
-                 tumour_share=None, volumes=None):
+                 tumour_share=None, volumes=None, weights=None):
     """A batched dataset over the rows of a slice table (``image_path``, ``mask_path``).
 
     Training datasets are shuffled each epoch and augmented by ``augmentation`` (a function of image, mask and
     seed, like ``augmentation.augment``; None or False: not augmented); with ``tumour_share``
-    they draw tumour slices with that probability (an epoch stays ``len(slices)`` slices long).
+    they draw tumour slices with that probability, with ``weights`` (one per row) each slice with probability
+    proportional to its weight (``tumour_area_weights``): either way an epoch stays ``len(slices)`` slices long.
+    Evaluation datasets ignore both.
     Evaluation datasets keep the table's order so predictions line up with its rows. With ``volumes``
     (``volumes.volume_table``) intensities are prepared per patient volume, else divided by 255; a table made
     with ``crop`` also cuts each slice to its volume's square around the brain.
@@ -117,13 +120,17 @@ def make_dataset(slices, size, batch_size, training=False, target="mask", seed=4
         raise ValueError(f"target={target!r}: use one of {TARGETS}.")
     if len(slices) == 0:
         raise ValueError("The slice table is empty: nothing to load (check the split and the data folder).")
+    if training and tumour_share is not None and weights is not None:
+        raise ValueError("Give tumour_share or weights, not both: each sets how training slices are drawn.")
     if training and tumour_share is not None:
         return _balanced(slices, size, batch_size, target, seed, augmentation, tumour_share, volumes)
     columns = (np.asarray(slices["image_path"], dtype=str), np.asarray(slices["mask_path"], dtype=str),
                intensity_rows(slices, volumes), box_rows(slices, volumes))
     data = tf.data.Dataset.from_tensor_slices(columns)
     data = data.map(lambda i, m, s, b: (*load_pair(i, m, size, b), s), num_parallel_calls=AUTOTUNE).cache()
-    if training:
+    if training and weights is not None:
+        data = _drawn(data, weights, seed)
+    elif training:
         data = data.shuffle(len(slices), seed=seed, reshuffle_each_iteration=True)
     data = data.map(lambda i, m, s: (*to_float(i, m, s), s), num_parallel_calls=AUTOTUNE)
     if training and augmentation:
@@ -144,6 +151,37 @@ def _balanced(slices, size, batch_size, target, seed, augmentation, tumour_share
     data = tf.data.Dataset.sample_from_datasets(streams, [tumour_share, 1 - tumour_share], seed=seed,
                                                 rerandomize_each_iteration=True)
     return data.batch(batch_size).take(max(1, len(slices) // batch_size)).prefetch(AUTOTUNE)
+
+
+def _drawn(data, weights, seed):
+    """``len(weights)`` rows of ``data`` (one per weight, in order) drawn anew each epoch, each with probability
+    proportional to its weight: the shuffled rows go round and round, each kept with probability weight / largest
+    weight (rejection sampling: tf.data draws from whole datasets by weight, not from single rows). An epoch passes
+    over the cached rows about largest / mean weight times: a few seconds on a CPU for Buda et al.'s weights."""
+    weights, rows = np.asarray(weights, np.float64), int(data.cardinality())
+    if len(weights) != rows:
+        raise ValueError(f"weights: got {len(weights)} for {rows} slices; compute one per row of the same slice "
+                         "table (e.g. pipeline.tumour_area_weights(slices)).")
+    bad = ~np.isfinite(weights) | (weights < 0)
+    if bad.any() or weights.sum() <= 0:
+        raise ValueError(f"weights must be finite, at least 0 and not all 0: {bad.sum()} of {rows} are negative or "
+                         f"not finite, and the others sum to {weights[~bad].sum():g}.")
+    keep = tf.data.Dataset.from_tensor_slices((weights / weights.max()).astype(np.float32))
+    data = tf.data.Dataset.zip(data, keep).shuffle(rows, seed=seed, reshuffle_each_iteration=True).repeat()
+    coins = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    kept = tf.data.Dataset.zip(data, coins).filter(lambda row, coin: tf.random.stateless_uniform([], coin) < row[1])
+    return kept.map(lambda row, coin: row[0]).take(rows).apply(tf.data.experimental.assert_cardinality(rows))
+
+
+def tumour_area_weights(slices):
+    """Buda et al.'s sampling weights, one per row of ``slices``, summing to 1: every patient drawn equally often,
+    and within a patient each slice in proportion to its tumour area plus a tenth of the patient's mean area per
+    slice (the floor empty slices get; Buda et al. average over the slices with brain, as they drop the others).
+    A patient without tumour has its slices drawn uniformly."""
+    area = slices.tumour_pixels.astype(float)
+    patient = area.groupby(slices.patient)
+    weight = (area + 0.1 * patient.transform("mean")).where(patient.transform("sum") > 0, 1.0)
+    return (weight / weight.groupby(slices.patient).transform("sum") / slices.patient.nunique()).to_numpy()
 
 
 def load_arrays(slices, size, volumes=None):

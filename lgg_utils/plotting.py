@@ -231,3 +231,22 @@ def threshold_curves(table, post):
     axes[0].legend(fontsize="small")
     fig.tight_layout()
     return fig
+
+
+def sampling_chances(slices, patient, weights, tumour_share):
+    """One patient's slices in a table of training slices: their tumour area (top) and the chance each is drawn,
+    per draw from the table, with ``tumour_share`` of the draws from tumour slices (``training.Recipe``'s, for
+    every segmenter) and by ``weights`` (bottom; summing to 1 over the table). Returns the figure."""
+    tumour = (slices.tumour_pixels > 0).to_numpy()
+    by_share = np.where(tumour, tumour_share / tumour.sum(), (1 - tumour_share) / (~tumour).sum())
+    mine = (slices.patient == patient).to_numpy()
+    number = slices.slice[mine]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 4.4), sharex=True, height_ratios=(1, 2))
+    top.bar(number, slices.tumour_pixels[mine], color=TRUE_COLOUR)
+    top.set(ylabel="tumour pixels", title=f"{patient}: which slices training draws")
+    for chances, label in ((by_share, f"{tumour_share:.0%} from tumour slices, uniformly"), (weights, "by tumour area")):
+        bottom.step(number, np.asarray(chances)[mine] * 100, where="mid", label=label)
+    bottom.set(xlabel="slice", ylabel="chance per draw (%)")
+    bottom.legend(fontsize="small")
+    fig.tight_layout()
+    return fig

@@ -15,10 +15,10 @@ lgg_utils/results/laptop_seeds.csv`` on the machine of ``LAPTOP_RESULTS``, holds
 three seeds on its split, and their mean (``SEED_MEAN``); ``LAPTOP_THRESHOLDS``, written by ``--thresholds --seeds
 1 2 --out lgg_utils/results/laptop_thresholds.csv``, holds the same runs (trained again with the same code on
 another day: the same scores at 0.5, patient for patient) scored at each mask threshold of ``THRESHOLDS``.
-``LAPTOP_ROTATION`` is ``LAPTOP_RESULTS`` with a step trained later, ``"+ rotation and scaling"``, written by
-``--steps "+ rotation and scaling" --out lgg_utils/results/laptop_rotation.csv`` on a copy of it, on another
-day: the step joins the ensemble's members on validation, and a run that names one step predicts that step
-alone, so the ensemble is left out (``merged``).
+``LAPTOP_LATER`` is ``LAPTOP_RESULTS`` with the steps trained later, one run each on other days: ``--steps
+"+ rotation and scaling" --out lgg_utils/results/laptop_later.csv`` on a copy of ``LAPTOP_RESULTS``, then
+``--steps "+ sampling by tumour area"`` with the same ``--out``, on the first's output. The first joins the ensemble's members on validation, and a
+run that names one step predicts that step alone, so the ensemble is left out (``merged``).
 The table keeps each row's per-patient Dice, so a step added to it later (``--steps``) is compared with the
 study recipe patient by patient without the study recipe's model. With every step scored, the ensemble of the
 steps chosen on validation (``ENSEMBLE``) is scored too and its members saved beside the models
@@ -37,7 +37,7 @@ import pandas as pd
 from . import losses, scoring, training
 from .augmentation import augment, augment_rotated, flip
 from .config import artifacts_dir
-from .pipeline import load_arrays
+from .pipeline import load_arrays, tumour_area_weights
 from .plotting import FLAIR
 from .splits import split_rows
 from .volumes import STATS, volume_table
@@ -46,7 +46,7 @@ LAPTOP_RESULTS = Path(__file__).parent / "results" / "laptop_recipe.csv"
 LAPTOP_EARLIER = Path(__file__).parent / "results" / "laptop_recipe_earlier.csv"
 LAPTOP_SEEDS = Path(__file__).parent / "results" / "laptop_seeds.csv"
 LAPTOP_THRESHOLDS = Path(__file__).parent / "results" / "laptop_thresholds.csv"
-LAPTOP_ROTATION = Path(__file__).parent / "results" / "laptop_rotation.csv"
+LAPTOP_LATER = Path(__file__).parent / "results" / "laptop_later.csv"
 BACKGROUND = 0.05  # FLAIR (divided by 255) at or below this is outside the brain, for the intensity figure
 
 
@@ -59,6 +59,7 @@ class Step:
     augmentation: Callable = augment  # training augmentation (``pipeline.make_dataset``)
     loss: Callable = losses.bce  # training loss (chapter 3's: BCE)
     crop: bool = False  # slices cut to their volume's square around the brain (needs ``per_volume``)
+    sampling: Callable | None = None  # training slices drawn by these weights (``training.train_model``; None: by share)
 
     def __post_init__(self):
         if self.crop and not self.per_volume:
@@ -86,7 +87,8 @@ STEPS = {"study recipe": Step(None),
          "+ flip augmentation only": Step("unet_volume_flips", per_volume=True, augmentation=flip),
          "+ Dice loss": Step("unet_volume_dice", per_volume=True, loss=losses.dice_loss),
          "+ pooled Dice loss": Step("unet_volume_pooled_dice", per_volume=True, loss=losses.pooled_dice_loss),
-         "+ rotation and scaling": Step("unet_rotate_scale", augmentation=augment_rotated)}
+         "+ rotation and scaling": Step("unet_rotate_scale", augmentation=augment_rotated),
+         "+ sampling by tumour area": Step("unet_area_sampling", sampling=tumour_area_weights)}
 ENSEMBLE = "mean of the steps"  # the mean probability of the study recipe and the steps at least as good on validation
 SEED_MEAN = "mean of the seeds"  # the mean probability of the study recipe trained with several seeds (``score_seeds``)
 ENSEMBLE_FILE = "ensemble.json"  # its members' model folders, beside them (``save_ensemble``)
@@ -96,13 +98,16 @@ THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)  # mask thresholds compared by ``sco
 
 
 def steps_table():
-    """The steps for the reader: each one's artifact folder, intensities, crop, training augmentation and loss."""
+    """The steps for the reader: each one's artifact folder, intensities, crop, training augmentation, sampling
+    and loss."""
     def short(function):
         return f"{function.__module__.split('.')[-1]}.{function.__name__}"
 
     return pd.DataFrame({name: {"artifact folder": step.model_folder + ("" if step.folder else " (chapter 3's)"),
                                 "intensities": "per patient volume" if step.per_volume else "divided by 255",
                                 "cropped to the brain": step.crop, "augmentation": short(step.augmentation),
+                                "sampling": short(step.sampling) if step.sampling else
+                                f"{step.recipe.tumour_share:.0%} from tumour slices",
                                 "loss": short(step.loss)}
                          for name, step in STEPS.items()}).T.rename_axis("step")
 
@@ -129,7 +134,8 @@ def train_steps(slices, split, profile, volumes, names=None):
         if names is None or name in names:
             folder = step.folder and artifacts_dir(profile) / step.folder
             model, history, _ = training.train_model("unet", slices, split, profile, folder=folder, recipe=step.recipe,
-                                                     volumes=step.preparation(volumes), augmentation=step.augmentation)
+                                                     volumes=step.preparation(volumes), augmentation=step.augmentation,
+                                                     sampling=step.sampling)
             steps[name] = model, history
     return steps
 
@@ -175,6 +181,17 @@ def stored_dice(table, step, post, part):
     rows = table[(table.step == step) & (table["post-processing"] == post) & (table.split == part)]
     text = rows["patient dices"].dropna() if "patient dices" in rows else ()
     return pd.Series(json.loads(text.iloc[0]), dtype=float) if len(text) else None
+
+
+def top_patient_gain(table, step, part="val"):
+    """Whether ``step``'s mean gain over the study recipe on ``part`` rests on one patient: the patient it gains
+    most on, both Dice there, and its mean gain on the others (each with the post-processing chosen for ``step``
+    on validation, from the per-patient Dice ``table`` stores)."""
+    first, post = next(iter(STEPS)), chosen(table, "val").loc[step, "post-processing"]
+    study, dice = (stored_dice(table, name, post, part) for name in (first, step))
+    gains = dice - study
+    top = gains.idxmax()
+    return pd.Series({"patient": top, "study recipe": study[top], "step": dice[top], "others": gains.drop(top).mean()})
 
 
 def score_steps(steps, slices, split, volumes, earlier=None):

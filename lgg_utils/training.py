@@ -189,30 +189,35 @@ def distribution(devices):
     return tf.distribute.MirroredStrategy(devices)
 
 
-def training_record(name, recipe, profile, weights, split, slices, volumes=None, augmentation=augment):
+def training_record(name, recipe, profile, weights, split, slices, volumes=None, augmentation=augment, sampling=None):
     """The fingerprint of a model trained so (``artifacts.fingerprint``): the options that are not the defaults
-    (intensities per volume, another augmentation with its code, mixed precision, several devices) are recorded
-    only when used, so models trained before they existed stay valid."""
+    (intensities per volume, another augmentation or sampling with its code, mixed precision, several devices)
+    are recorded only when used, so models trained before they existed stay valid."""
     policy, replicas = keras.mixed_precision.global_policy().name, len(replica_devices()) or 1
     options = {**({} if volumes is None else {"volumes": volumes}),
                **({} if augmentation is augment else {"augmentation": {"function": artifacts.describe(augmentation),
                                                                       "code": artifacts.code_hashes(augmentation)}}),
+               **({} if sampling is None else {"sampling": {"function": artifacts.describe(sampling),
+                                                             "code": artifacts.code_hashes(sampling)}}),
                **({} if policy == "float32" else {"precision": policy}),
                **({} if replicas == 1 else {"replicas": replicas})}
     return artifacts.fingerprint(recipe, model=name, profile=profile, weights=weights, split=split, slices=slices, **options)
 
 
-def train_model(name, slices, split, profile, folder=None, recipe=None, volumes=None, augmentation=augment):
+def train_model(name, slices, split, profile, folder=None, recipe=None, volumes=None, augmentation=augment,
+                sampling=None):
     """The trained model ``name``, its history, and whether it was trained now: loaded from ``folder`` (default
     the profile's artifacts folder for ``name``) when its fingerprint matches, else trained on the train split
     (early stopping on validation loss, best weights) and saved there. ``recipe`` replaces the model's own
     (``RECIPES[name]``), e.g. to try another loss; ``volumes`` (``volumes.volume_table``) prepares
-    intensities per patient volume; ``augmentation`` replaces chapter 1's (``pipeline.make_dataset``)."""
+    intensities per patient volume; ``augmentation`` replaces chapter 1's (``pipeline.make_dataset``);
+    ``sampling`` (training rows -> a weight per row, like ``pipeline.tumour_area_weights``) draws training
+    slices by weight in place of the recipe's ``tumour_share``."""
     recipe = recipe or RECIPES[name]
     folder = folder or artifacts_dir(profile) / name
     mixed_precision()
     weights = pretrained(recipe, profile)
-    record = training_record(name, recipe, profile, weights, split, len(slices), volumes, augmentation)
+    record = training_record(name, recipe, profile, weights, split, len(slices), volumes, augmentation, sampling)
     saved = artifacts.load(folder, record)
     if saved is not None:
         return (*saved, False)
@@ -221,9 +226,11 @@ def train_model(name, slices, split, profile, folder=None, recipe=None, volumes=
         print(f"{folder} is stale ({changed} changed since it was trained): retraining and replacing it.")
     strategy = distribution(replica_devices())
     batch_size = profile.batch_size * strategy.num_replicas_in_sync
-    train = make_dataset(split_rows(slices, split, "train"), profile.image_size, batch_size, training=True,
-                         target=recipe.target, seed=profile.seed, tumour_share=recipe.tumour_share, volumes=volumes,
-                         augmentation=augmentation)
+    rows = split_rows(slices, split, "train")
+    slice_weights = None if sampling is None else sampling(rows)
+    train = make_dataset(rows, profile.image_size, batch_size, training=True, target=recipe.target, seed=profile.seed,
+                         tumour_share=recipe.tumour_share if slice_weights is None else None, volumes=volumes,
+                         augmentation=augmentation, weights=slice_weights)
     val = make_dataset(split_rows(slices, split, "val"), profile.image_size, batch_size, target=recipe.target,
                        volumes=volumes)
     with strategy.scope():

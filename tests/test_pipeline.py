@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 
@@ -71,6 +72,53 @@ def test_tumour_share_sets_how_often_tumour_slices_are_drawn(sample_slices):
     assert 0.7 < labels.mean() < 0.9  # the table itself has about 40% tumour slices
     with pytest.raises(ValueError, match="tumour_share"):
         pipeline.make_dataset(sample_slices[sample_slices.tumour], 16, 8, training=True, tumour_share=0.5)
+
+
+def test_tumour_area_weights_draw_patients_equally_and_their_slices_by_area_over_a_floor():
+    slices = pd.DataFrame({"patient": list("abcabacb"), "tumour_pixels": [0, 0, 4, 10, 0, 50, 4, 0]})
+    weights = pd.Series(pipeline.tumour_area_weights(slices), slices.index)
+    assert np.allclose(weights.groupby(slices.patient).sum(), 1 / 3)
+    floor = 0.1 * 60 / 3  # a tenth of patient a's mean tumour area per slice
+    a, b, c = (slices.patient == name for name in "abc")
+    assert np.allclose(weights[a], np.array([floor, 10 + floor, 50 + floor]) / (60 + 3 * floor) / 3)
+    assert np.allclose(weights[b], 1 / 9) and np.allclose(weights[c], 1 / 6)  # b without tumour: uniform
+
+
+def test_weights_set_how_often_each_slice_is_drawn_anew_each_epoch(sample_slices):
+    small, large = sample_slices[sample_slices.tumour].sort_values("tumour_pixels").index[[0, -1]]
+    weights = pd.Series(0.0, sample_slices.index)
+    weights[[small, large]] = 1, 3  # the largest tumour three times as often as the smallest, nothing else
+
+    def epochs(seed, count):
+        batches = pipeline.make_dataset(sample_slices, 32, 32, training=True, weights=weights.to_numpy(), seed=seed,
+                                        augmentation=None)
+        assert int(batches.cardinality()) == -(-len(sample_slices) // 32)  # Keras knows an epoch's length
+        return [np.concatenate([y.numpy().sum(axis=(1, 2, 3)) for _, y in batches]) for _ in range(count)]
+
+    drawn = epochs(seed=1, count=3)
+    areas = pipeline.load_arrays(sample_slices.loc[[small, large]], 32)[1].sum(axis=(1, 2, 3))
+    assert all(len(epoch) == len(sample_slices) for epoch in drawn)  # an epoch stays as long as the table
+    assert set(np.concatenate(drawn)) == set(areas)  # only the two weighted slices
+    assert 0.65 < np.mean(np.concatenate(drawn) == areas[1]) < 0.85
+    assert not np.array_equal(drawn[0], drawn[1])  # drawn anew each epoch
+    assert np.array_equal(epochs(seed=1, count=1)[0], drawn[0])  # the seed fixes the draws
+
+
+def test_weights_of_another_length_are_refused(sample_slices):
+    with pytest.raises(ValueError, match=f"weights: got 1 for {len(sample_slices)} slices; compute one per row"):
+        pipeline.make_dataset(sample_slices, 16, 8, training=True, weights=[1.0])
+
+
+@pytest.mark.parametrize("value", [-1.0, np.nan, np.inf, 0.0])
+def test_weights_that_cannot_be_drawn_from_are_refused(sample_slices, value):
+    with pytest.raises(ValueError, match="weights must be finite, at least 0 and not all 0"):
+        pipeline.make_dataset(sample_slices, 16, 8, training=True, weights=np.full(len(sample_slices), value))
+
+
+def test_tumour_share_and_weights_are_not_given_together(sample_slices):
+    with pytest.raises(ValueError, match="tumour_share or weights"):
+        pipeline.make_dataset(sample_slices, 16, 8, training=True, tumour_share=0.5,
+                              weights=np.ones(len(sample_slices)))
 
 
 def test_without_volume_statistics_images_are_divided_by_255(sample_slices):

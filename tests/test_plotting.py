@@ -55,3 +55,16 @@ def test_threshold_curves_draw_a_line_per_run_and_circle_the_thresholds_chosen_o
         np.testing.assert_allclose(ax.collections[-1].get_offsets(), [[0.4, 0.8 + shift[part]], [0.4, 0.7 + shift[part]]])
     assert "chosen on validation" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     plotting.plt.close(fig)
+
+
+def test_sampling_chances_draw_one_patients_slices_by_each_rule():
+    slices = pd.DataFrame({"patient": ["a"] * 4 + ["b"] * 4, "slice": [1, 2, 3, 4] * 2,
+                           "tumour_pixels": [0, 30, 10, 0, 0, 20, 0, 0]})
+    weights = np.array([0.05, 0.35, 0.1, 0.0, 0.1, 0.3, 0.1, 0.0])
+    fig = plotting.sampling_chances(slices, "a", weights, 0.5)
+    top, bottom = fig.axes
+    assert [bar.get_height() for bar in top.patches] == [0, 30, 10, 0]
+    by_share, by_area = (line.get_ydata() for line in bottom.lines)
+    np.testing.assert_allclose(by_share, [10, 50 / 3, 50 / 3, 10])  # 50% over 3 tumour slices, 50% over 5 without
+    np.testing.assert_allclose(by_area, weights[:4] * 100)
+    plotting.plt.close(fig)

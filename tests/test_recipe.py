@@ -4,9 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lgg_utils import augmentation, config, data, losses, models, recipe, splits, training, volumes
+from lgg_utils import augmentation, config, data, losses, models, pipeline, recipe, splits, training, volumes
 
-ROTATED = "+ rotation and scaling"  # the step trained after the shipped run (recipe.LAPTOP_ROTATION)
+LATER = ("+ rotation and scaling", "+ sampling by tumour area")  # trained after the shipped run (recipe.LAPTOP_LATER)
+ROTATED, BY_AREA = LATER
 
 
 def test_largest_component_is_kept_per_patient():
@@ -77,9 +78,9 @@ def test_the_paired_gain_is_the_mean_per_patient_difference_with_its_interval():
         recipe.paired_gain(dice, baseline.drop("c"))
 
 
-def test_the_shipped_laptop_results_name_the_steps_before_the_sixth_and_the_ensemble():
+def test_the_shipped_laptop_results_name_the_steps_before_the_later_ones_and_the_ensemble():
     laptop = pd.read_csv(recipe.LAPTOP_RESULTS)
-    first = [step for step in recipe.STEPS if step != ROTATED]  # the run before the sixth step
+    first = [step for step in recipe.STEPS if step not in LATER]  # the run before the later steps
     assert list(laptop.step.unique()) == [*first, recipe.ENSEMBLE]
     assert set(laptop["post-processing"]) == set(recipe.POST)
     assert len(recipe.chosen(laptop, "test")) == len(first) + 1
@@ -89,20 +90,20 @@ def test_the_shipped_laptop_results_name_the_steps_before_the_sixth_and_the_ense
     assert members == recipe.ensemble_members(laptop)  # the members it records are those validation chooses
 
 
-def test_the_shipped_rotation_table_is_the_shipped_run_with_the_sixth_step_and_without_its_ensemble():
-    laptop, rotation = pd.read_csv(recipe.LAPTOP_RESULTS), pd.read_csv(recipe.LAPTOP_ROTATION)
-    assert list(rotation.step.unique()) == list(recipe.STEPS)  # the ensemble left out: the sixth step joins it
-    assert ROTATED in recipe.ensemble_members(rotation)
-    carried = rotation[rotation.step != ROTATED].drop(columns="members").reset_index(drop=True)
+def test_the_shipped_later_table_is_the_shipped_run_with_the_later_steps_and_without_its_ensemble():
+    laptop, later = pd.read_csv(recipe.LAPTOP_RESULTS), pd.read_csv(recipe.LAPTOP_LATER)
+    assert list(later.step.unique()) == list(recipe.STEPS)  # the ensemble left out: the rotation step joins it
+    assert ROTATED in recipe.ensemble_members(later)
+    carried = later[~later.step.isin(LATER)].drop(columns="members").reset_index(drop=True)
     pd.testing.assert_frame_equal(carried, laptop[laptop.step.isin(recipe.STEPS)].drop(columns="members").reset_index(
         drop=True), check_dtype=False)  # the other steps' rows as shipped, so its gain is over the same study recipe
-    assert recipe.chosen(rotation, "test").gain.notna().all()
+    assert recipe.chosen(later, "test").gain.notna().all()
 
 
 def test_runs_are_compared_step_by_step_on_both_splits():
     runs = {"later": pd.read_csv(recipe.LAPTOP_RESULTS), "earlier": pd.read_csv(recipe.LAPTOP_EARLIER)}
     compared = recipe.runs_compared(runs)
-    assert list(compared.index) == [step for step in recipe.STEPS if step != ROTATED]  # steps both runs scored
+    assert list(compared.index) == [step for step in recipe.STEPS if step not in LATER]  # steps both runs scored
     assert list(compared.columns) == [(run, part) for run in runs for part in ("val", "test")]
     assert compared.notna().all().all()
     assert compared.loc["study recipe", ("later", "test")] == recipe.chosen(runs["later"], "test").loc[
@@ -147,11 +148,31 @@ def test_each_step_trains_with_its_loss_and_takes_its_preparation(sample_slices)
     assert recipe.STEPS["+ pooled Dice loss"].recipe.loss is losses.pooled_dice_loss
     assert recipe.STEPS[ROTATED].augmentation is augmentation.augment_rotated
     assert recipe.STEPS[ROTATED].recipe == training.RECIPES["unet"] and recipe.STEPS[ROTATED].preparation(table) is None
+    by_area = recipe.STEPS[BY_AREA]
+    assert by_area.sampling is pipeline.tumour_area_weights and by_area.augmentation is augmentation.augment
+    assert by_area.recipe == training.RECIPES["unet"] and by_area.preparation(table) is None
+    assert all(step.sampling is None for name, step in recipe.STEPS.items() if name != BY_AREA)
     assert recipe.STEPS["study recipe"].preparation(table) is None
     assert list(recipe.STEPS["+ intensities per volume"].preparation(table).columns) == volumes.STATS
     assert recipe.Step("unet_volume_crop", per_volume=True, crop=True).preparation(table) is table
     with pytest.raises(ValueError, match="needs per_volume"):
         recipe.Step("unet_crop", crop=True)
+
+
+def test_the_named_steps_are_trained_with_their_augmentation_and_sampling(monkeypatch, tmp_path):
+    options = {}
+
+    def train_model(name, slices, split, profile, **settings):
+        options[settings["folder"].name] = settings
+        return "model", "history", True
+
+    monkeypatch.setattr(training, "train_model", train_model)
+    monkeypatch.setattr(recipe, "artifacts_dir", lambda profile: tmp_path)
+    trained = recipe.train_steps(None, None, config.get_profile("fast"), None, names=[BY_AREA, ROTATED])
+    assert list(trained) == [ROTATED, BY_AREA] and trained[BY_AREA] == ("model", "history")  # in STEPS order
+    assert options["unet_area_sampling"]["sampling"] is pipeline.tumour_area_weights
+    assert options["unet_rotate_scale"]["augmentation"] is augmentation.augment_rotated
+    assert options["unet_rotate_scale"]["sampling"] is None
 
 
 def test_a_step_scored_later_gains_over_the_study_recipes_stored_patient_dice(scored, steps, sample_slices, split,
@@ -168,8 +189,19 @@ def test_a_step_scored_later_gains_over_the_study_recipes_stored_patient_dice(sc
     assert recipe.stored_dice(earlier.drop(columns="patient dices"), last, "as predicted", "test") is None
 
 
+def test_top_patient_gain_names_the_patient_a_mean_gain_rests_on():
+    def rows(step, dices):
+        return [{"step": step, "post-processing": post, "split": "val", "chosen": post == "largest component",
+                 "patient dices": json.dumps(dices if post == "largest component" else {})} for post in recipe.POST]
+
+    table = pd.DataFrame(rows("study recipe", {"a": 0.0, "b": 0.8, "c": 0.9}) + rows(ROTATED, {"a": 0.6, "b": 0.7, "c": 0.8}))
+    top = recipe.top_patient_gain(table, ROTATED)
+    assert top["patient"] == "a" and (top["study recipe"], top["step"]) == (0.0, 0.6)
+    assert top["others"] == pytest.approx(-0.1)
+
+
 def test_the_ensemble_members_are_the_steps_at_least_as_good_as_the_study_recipe_on_validation():
-    dice = dict(zip(recipe.STEPS, [0.70, 0.70, 0.75, 0.60, 0.71, 0.69]))
+    dice = dict(zip(recipe.STEPS, [0.70, 0.70, 0.75, 0.60, 0.71, 0.69, 0.72], strict=True))
     table = pd.DataFrame([{"step": step, "split": "val", "chosen": True, "patient dice": d} for step, d in dice.items()])
     assert recipe.ensemble_members(table) == [step for step, d in dice.items() if d >= 0.70]
 

@@ -45,6 +45,27 @@ def test_train_model_trains_once_then_reuses_until_the_settings_change(sample_sl
     assert "volumes changed" in capsys.readouterr().out  # intensities per volume: another model
 
 
+def test_a_sampling_draws_the_training_slices_in_place_of_the_tumour_share(sample_slices, tmp_path, monkeypatch):
+    from lgg_utils import data, splits
+
+    split = splits.make_splits(data.patient_table(sample_slices), tmp_path / "splits.csv")
+    requested = []
+
+    def make_dataset(rows, *args, **options):  # stands in for the pipeline, then stops before training
+        requested.append((rows, options))
+        raise InterruptedError
+
+    monkeypatch.setattr(training, "make_dataset", make_dataset)
+    for sampling in (None, lambda rows: np.arange(len(rows), dtype=float)):
+        with pytest.raises(InterruptedError):
+            training.train_model("unet", sample_slices, split, config.get_profile("fast"), tmp_path / "unet",
+                                 sampling=sampling)
+    (_, by_share), (rows, by_weight) = requested
+    assert by_share["tumour_share"] == training.RECIPES["unet"].tumour_share and by_share["weights"] is None
+    assert by_weight["tumour_share"] is None and list(by_weight["weights"]) == list(range(len(rows)))
+    assert set(rows.patient) == set(split.index[split == "train"])  # weights of the training rows
+
+
 def test_command_line_trains_scores_and_writes_metrics(tmp_path, monkeypatch, capsys):
     for variable, value in {"LGG_PROFILE": "fast", "LGG_IMAGE_SIZE": "32", "LGG_WIDTH": "0.0625",
                             "LGG_EPOCHS": "1", "LGG_ARTIFACTS_DIR": str(tmp_path), "LGG_DATA_DIR": ""}.items():
@@ -165,16 +186,20 @@ def test_mixed_precision_is_on_exactly_when_a_gpu_is_visible(monkeypatch):
         keras.mixed_precision.set_global_policy("float32")
 
 
-def test_options_are_recorded_only_when_used_and_an_augmentation_with_its_code(monkeypatch):
-    from lgg_utils import augmentation
+def test_options_are_recorded_only_when_used_and_an_augmentation_or_sampling_with_its_code(monkeypatch):
+    from lgg_utils import augmentation, pipeline
 
     profile, recipe, split = config.get_profile("fast"), training.RECIPES["unet"], pd.Series({"a": "train"})
     plain = training.training_record("unet", recipe, profile, None, split, 10)
-    assert not {"augmentation", "volumes", "precision", "replicas"} & set(plain)
+    assert not {"augmentation", "sampling", "volumes", "precision", "replicas"} & set(plain)
     flips = training.training_record("unet", recipe, profile, None, split, 10,
                                      augmentation=augmentation.flip)
     assert flips["augmentation"]["function"] == "lgg_utils.augmentation.flip"
     assert "augmentation.flip" in flips["augmentation"]["code"]
+    by_area = training.training_record("unet", recipe, profile, None, split, 10,
+                                       sampling=pipeline.tumour_area_weights)
+    assert by_area["sampling"]["function"] == "lgg_utils.pipeline.tumour_area_weights"
+    assert "pipeline.tumour_area_weights" in by_area["sampling"]["code"]
     monkeypatch.setattr(training, "replica_devices", lambda: ["/gpu:0", "/gpu:1"])
     assert training.training_record("unet", recipe, profile, None, split, 10)["replicas"] == 2
 
