@@ -111,8 +111,7 @@ def make_dataset(slices, size, batch_size, training=False, target="mask", seed=4
     seed, like ``augmentation.augment``; None or False: not augmented); with ``tumour_share``
     they draw tumour slices with that probability, with ``weights`` (one per row) each slice with probability
     proportional to its weight (``tumour_area_weights``): either way an epoch stays ``len(slices)`` slices long.
-    Evaluation datasets ignore both.
-    Evaluation datasets keep the table's order so predictions line up with its rows. With ``volumes``
+    Evaluation datasets ignore both and keep the table's order, so predictions line up with its rows. With ``volumes``
     (``volumes.volume_table``) intensities are prepared per patient volume, else divided by 255; a table made
     with ``crop`` also cuts each slice to its volume's square around the brain.
     """
