@@ -194,11 +194,12 @@ def training_record(name, recipe, profile, weights, split, slices, volumes=None,
     (intensities per volume, another augmentation or sampling with its code, mixed precision, several devices)
     are recorded only when used, so models trained before they existed stay valid."""
     policy, replicas = keras.mixed_precision.global_policy().name, len(replica_devices()) or 1
+    def with_code(function):
+        return {"function": artifacts.describe(function), "code": artifacts.code_hashes(function)}
+
     options = {**({} if volumes is None else {"volumes": volumes}),
-               **({} if augmentation is augment else {"augmentation": {"function": artifacts.describe(augmentation),
-                                                                      "code": artifacts.code_hashes(augmentation)}}),
-               **({} if sampling is None else {"sampling": {"function": artifacts.describe(sampling),
-                                                             "code": artifacts.code_hashes(sampling)}}),
+               **({} if augmentation is augment else {"augmentation": with_code(augmentation)}),
+               **({} if sampling is None else {"sampling": with_code(sampling)}),
                **({} if policy == "float32" else {"precision": policy}),
                **({} if replicas == 1 else {"replicas": replicas})}
     return artifacts.fingerprint(recipe, model=name, profile=profile, weights=weights, split=split, slices=slices, **options)
