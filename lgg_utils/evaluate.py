@@ -7,7 +7,8 @@ evaluation chapter uses.
 Patient by patient, the slices are loaded once and every saved model predicts them: each segmenter alone
 and in the cascade (the classifier gates it, ``scoring.gate``); chapter 8's UNets (``recipe.STEPS``) trained on
 intensities prepared per volume get the patient's intensities prepared so (a step made with ``crop``, its
-slices cropped and its masks put back in place), and their ensemble (``recipe.ENSEMBLE``, where the recipe
+slices cropped and its masks put back in place; a step that takes neighbouring slices, each slice with its
+neighbours), and their ensemble (``recipe.ENSEMBLE``, where the recipe
 command saved its members) is scored as one more segmenter. Model time is measured on images
 already in memory, so it compares the models, not the disk.
 """
@@ -24,7 +25,7 @@ from tqdm.auto import tqdm
 
 from . import artifacts, scoring
 from .data import DataError, slice_table
-from .pipeline import box_rows, load_arrays, uncrop
+from .pipeline import SEQUENCES, box_rows, for_channels, load_arrays, uncrop
 from .recipe import ENSEMBLE, STEPS, mean_probability, saved_ensemble
 from .training import RECIPES, SEGMENTERS
 from .volumes import STATS, volume_table
@@ -70,6 +71,21 @@ def _timed(model, images, seconds, name, flip=False):
     return output
 
 
+def model_inputs(part, size, models, images, table=None, per_volume=(), cropped=()):
+    """Each model's input images for one patient's slices (``part``; ``images``: loaded as they are), each
+    preparation loaded once: intensities per volume (``table``) for the models in ``per_volume``, cropped for those in
+    ``cropped``, each slice with its neighbours for a model that takes them (``pipeline.for_channels``)."""
+    loaded, inputs = {(SEQUENCES, None): images}, {}
+    for name, model in models.items():
+        prepared = "cropped" if name in cropped else "per volume" if name in per_volume else None
+        key = model.input_shape[-1], prepared
+        if key not in loaded:
+            volumes = table if prepared == "cropped" else table[STATS] if prepared else None
+            loaded[key] = load_arrays(for_channels(part, key[0]), size, volumes)[0]
+        inputs[name] = loaded[key]
+    return inputs
+
+
 def run(slices, models, progress=True, flip=False, largest_component=False, per_volume=(), cropped=(), ensemble=(),
         native=False):
     """Scores of every slice for every segmenter, alone and in the cascade (when there is a classifier),
@@ -77,7 +93,8 @@ def run(slices, models, progress=True, flip=False, largest_component=False, per_
     model over each slice and its mirror image; ``largest_component`` keeps each patient's largest 3-D
     connected component of each segmenter's masks (``scoring.largest_component``); the models named in
     ``per_volume`` take intensities prepared per patient volume (``volumes``), those in ``cropped`` also the
-    slices cropped to the brain (their masks put back in place, ``pipeline.uncrop``); with ``ensemble`` (model
+    slices cropped to the brain (their masks put back in place, ``pipeline.uncrop``), those taking neighbouring
+    slices their neighbours too (``model_inputs``); with ``ensemble`` (model
     names), their mean probability is scored as ``recipe.ENSEMBLE``, timed as the sum of its members' times;
     ``native`` scores every mask at the slices' stored resolution (``scoring.upsampled``, before any largest
     component), as the published per-patient Dice is, instead of at the models' size."""
@@ -85,7 +102,7 @@ def run(slices, models, progress=True, flip=False, largest_component=False, per_
     side = scoring.stored_size(slices) if native else None
     classifier = models.get("classifier")
     for model in models.values():  # warm up, so the first patient's time is not the set-up's
-        _predict(model, np.zeros((1, size, size, 3), "float32"))
+        _predict(model, np.zeros((1, *model.input_shape[1:]), "float32"))
     rows, seconds = [], Counter()
     for _, part in tqdm(slices.groupby("patient", sort=False), desc="Evaluating", unit="patient",
                         disable=not progress):
@@ -93,13 +110,11 @@ def run(slices, models, progress=True, flip=False, largest_component=False, per_
         if native:
             truth = load_arrays(part, side)[1]
         table = volume_table(part, progress=False, crop=bool(cropped)) if per_volume else None
-        prepared = load_arrays(part, size, table[STATS])[0] if per_volume else None
-        cut = load_arrays(part, size, table)[0] if cropped else None
+        inputs = model_inputs(part, size, models, images, table, per_volume, cropped)
         tumour_probability = _timed(classifier, images, seconds, "classifier", flip)[:, 1] if classifier else None
         predicted = {}
         for name in (n for n in models if n != "classifier"):
-            inputs = cut if name in cropped else prepared if name in per_volume else images
-            predicted[name] = _timed(models[name], inputs, seconds, name, flip)
+            predicted[name] = _timed(models[name], inputs[name], seconds, name, flip)
             if name in cropped:
                 predicted[name] = uncrop(predicted[name], box_rows(part, table))
         if ensemble:

@@ -149,11 +149,11 @@ def show_curves(name, history, profile, val_rows):
 def check_learning(name, model, history, rows, profile, gain=0.25, volumes=None, label=None, recipe=None):
     """The checks every segmenter passes: its lowest training loss is at least 5% below the first epoch's, and
     on the tumour slices of ``rows`` (held-out patients) its mean Dice beats the same network before training
-    (the weights training started from, built by ``recipe``, default its own) by ``gain``. Displays both Dice
-    means. ``volumes``: the model takes intensities prepared per volume; ``label`` names it in the checks
-    (default ``name``)."""
+    (the weights training started from, built by ``recipe``, default its own, with the trained model's input
+    channels) by ``gain``. Displays both Dice means. ``volumes``: the model takes intensities prepared per volume;
+    ``label`` names it in the checks (default ``name``)."""
     label, recipe = label or name, recipe or training.RECIPES[name]
-    untrained = training.build(name, profile, training.pretrained(recipe, profile), recipe)
+    untrained = training.build(name, profile, training.pretrained(recipe, profile), recipe, model.input_shape[-1])
     learning = pd.DataFrame({state: scoring.slice_means(scoring.slice_scores(
         rows, *scoring.predict(m, rows, volumes=volumes))).dice for state, m in {"untrained": untrained, "trained": model}.items()})
     display(learning.style.format("{:.3f}").set_caption(f"Dice of {label} untrained and trained, held-out patients"))

@@ -3,7 +3,8 @@
 read (Pillow, in parallel) -> [cropped to the brain: cut out its square] -> resize to the profile's size ->
 cache (uint8, in memory) -> [training: shuffle] -> scale to [0, 1] -> [training: augment] ->
 [per volume: z-score] -> batch -> prefetch.
-Training with ``weights`` draws the cached rows by weight instead of shuffling them, anew each epoch.
+Training with ``weights`` draws the cached rows by weight instead of shuffling them, anew each epoch. A table
+``with_neighbours`` gives each slice its neighbours' sequences as extra channels (2.5-D input).
 """
 import os
 
@@ -11,12 +12,14 @@ import numpy as np
 import tensorflow as tf
 
 from .augmentation import augment
-from .data import read_slice
+from .data import DataError, read_slice
 from .volumes import BOX, STATS
 
 AUTOTUNE = tf.data.AUTOTUNE
 TARGETS = ("mask", "label", "both")
 SCALED = np.array([0, 255, 0, 0, 0, 1, 1, 1], np.float32)  # the ``volumes.STATS`` under which x / 255 is all
+SEQUENCES = 3  # channels of one slice: pre-contrast, FLAIR, post-contrast
+NEIGHBOURS = ("previous_path", "next_path")  # the image files of a slice's neighbours (``with_neighbours``)
 
 
 def crop_square(array, box):
@@ -42,27 +45,67 @@ def uncrop(masks, boxes):
     return placed
 
 
-def _read_pair(image_path, mask_path, box):
-    """Read one slice and its mask with Pillow (paths arrive as bytes, or 0-d arrays when run eagerly), both cut
-    to ``box`` (``crop_square``)."""
+def _read_pair(image_path, mask_path, box, neighbour_paths):
+    """Read one slice (followed by its ``neighbour_paths``' sequences) and its mask with Pillow (paths arrive as
+    bytes, or arrays when run eagerly), all cut to ``box`` (``crop_square``)."""
     image_path, mask_path = (os.fsdecode(np.asarray(p).item()) for p in (image_path, mask_path))
-    return crop_square(read_slice(image_path), box), crop_square(read_slice(mask_path, mask=True), box)
+    paths = [image_path, *map(os.fsdecode, np.asarray(neighbour_paths).tolist())]
+    images = [read_slice(path) for path in paths]
+    if len({image.shape for image in images}) > 1:
+        raise DataError(f"A slice and its neighbours differ in size: {', '.join(paths)} are "
+                        f"{', '.join('x'.join(map(str, image.shape[:2])) for image in images)} pixels; a volume's "
+                        "slices must share one size.")
+    return crop_square(np.concatenate(images, axis=-1), box), crop_square(read_slice(mask_path, mask=True), box)
 
 
-def resize_slice(image, size):
-    """A uint8 slice (H, W, 3) resized to (size, size, 3) uint8, antialiased (as every slice the models see)."""
-    image = tf.image.resize(tf.ensure_shape(image, [None, None, 3]), [size, size], antialias=True)
+def resize_slice(image, size, channels=SEQUENCES):
+    """A uint8 slice (H, W, channels) resized to (size, size, channels) uint8, antialiased (as every slice the
+    models see)."""
+    image = tf.image.resize(tf.ensure_shape(image, [None, None, channels]), [size, size], antialias=True)
     return tf.cast(tf.round(tf.clip_by_value(image, 0, 255)), tf.uint8)
 
 
-def load_pair(image_path, mask_path, size, box=(0, 0, 0)):
+def load_pair(image_path, mask_path, size, box=(0, 0, 0), neighbour_paths=()):
     """Read, crop to ``box`` (``crop_square``; by default not), resize and binarize one slice: uint8 image
-    (size, size, 3) and uint8 mask in {0, 1}."""
+    (size, size, 3 per slice: its own sequences, then each of ``neighbour_paths``') and uint8 mask in {0, 1}."""
+    neighbour_paths = tf.convert_to_tensor(neighbour_paths, tf.string)
     # Not stateful: a file's pixels depend on its path alone, so tf.data keeps reading in parallel when
     # TensorFlow's deterministic ops are on (it runs stateful functions serially then).
-    image, mask = tf.numpy_function(_read_pair, [image_path, mask_path, box], [tf.uint8, tf.uint8], stateful=False)
+    image, mask = tf.numpy_function(_read_pair, [image_path, mask_path, box, neighbour_paths], [tf.uint8, tf.uint8],
+                                    stateful=False)
     mask = tf.image.resize(tf.ensure_shape(mask, [None, None, 1]), [size, size])
-    return resize_slice(image, size), tf.cast(mask >= 128, tf.uint8)
+    return resize_slice(image, size, SEQUENCES * (1 + neighbour_paths.shape[0])), tf.cast(mask >= 128, tf.uint8)
+
+
+def with_neighbours(slices):
+    """The slice table with each row's neighbours in its patient's volume (``NEIGHBOURS``: the image files of the
+    slices numbered one before and one after it; where the table has no such slice, as at either end of the
+    volume, its own): the pipeline then gives each slice their sequences as extra channels (2.5-D input, as in
+    Buda et al.'s first code), so a network sees how the tumour continues across slices."""
+    ordered = slices.sort_values(["patient", "slice"])
+    by_patient = ordered.groupby("patient", sort=False)
+    neighbours = {}
+    for name, step in zip(NEIGHBOURS, (1, -1)):
+        beside = by_patient.slice.shift(step) == ordered.slice - step
+        neighbours[name] = by_patient.image_path.shift(step).where(beside, ordered.image_path)
+    return slices.assign(**neighbours)
+
+
+def for_channels(slices, channels):
+    """The slice table from which the pipeline makes images of ``channels`` channels: without its neighbours for
+    one slice's sequences, ``with_neighbours`` (unless it has them already) for three slices'."""
+    if channels == SEQUENCES:
+        return slices.drop(columns=list(NEIGHBOURS), errors="ignore")
+    if channels == 3 * SEQUENCES:
+        return slices if set(NEIGHBOURS) <= set(slices.columns) else with_neighbours(slices)
+    raise ValueError(f"A model taking {channels} channels: the pipeline makes {SEQUENCES} (one slice's sequences) or "
+                     f"{3 * SEQUENCES} (with its neighbours'); train it with training.train_model.")
+
+
+def neighbour_rows(slices):
+    """Each row's ``NEIGHBOURS`` (none without ``with_neighbours``): an (N, 0 or 2) array of paths."""
+    present = set(NEIGHBOURS) <= set(slices.columns)
+    return np.asarray(slices[list(NEIGHBOURS)] if present else np.empty((len(slices), 0)), dtype=str)
 
 
 def intensity_rows(slices, volumes=None):
@@ -93,8 +136,10 @@ def to_float(image, mask, stats=SCALED):
 
 
 def standardise(image, stats):
-    """Subtract each channel's volume mean and divide by its standard deviation (``SCALED``: unchanged)."""
-    return (image - stats[2:5]) / stats[5:8]
+    """Subtract each channel's volume mean and divide by its standard deviation (``SCALED``: unchanged); a
+    neighbour's sequences take the same volume's statistics."""
+    stacked = image.shape[-1] // SEQUENCES
+    return (image - tf.tile(stats[2:5], [stacked])) / tf.tile(stats[5:8], [stacked])
 
 
 def with_target(image, mask, target):
@@ -113,7 +158,8 @@ def make_dataset(slices, size, batch_size, training=False, target="mask", seed=4
     proportional to its weight (``tumour_area_weights``): either way an epoch stays ``len(slices)`` slices long.
     Evaluation datasets ignore both and keep the table's order, so predictions line up with its rows. With ``volumes``
     (``volumes.volume_table``) intensities are prepared per patient volume, else divided by 255; a table made
-    with ``crop`` also cuts each slice to its volume's square around the brain.
+    with ``crop`` also cuts each slice to its volume's square around the brain. A table ``with_neighbours``
+    gives each slice its neighbours' sequences as extra channels.
     """
     if target not in TARGETS:
         raise ValueError(f"target={target!r}: use one of {TARGETS}.")
@@ -124,9 +170,9 @@ def make_dataset(slices, size, batch_size, training=False, target="mask", seed=4
     if training and tumour_share is not None:
         return _balanced(slices, size, batch_size, target, seed, augmentation, tumour_share, volumes)
     columns = (np.asarray(slices["image_path"], dtype=str), np.asarray(slices["mask_path"], dtype=str),
-               intensity_rows(slices, volumes), box_rows(slices, volumes))
+               intensity_rows(slices, volumes), box_rows(slices, volumes), neighbour_rows(slices))
     data = tf.data.Dataset.from_tensor_slices(columns)
-    data = data.map(lambda i, m, s, b: (*load_pair(i, m, size, b), s), num_parallel_calls=AUTOTUNE).cache()
+    data = data.map(lambda i, m, s, b, n: (*load_pair(i, m, size, b, n), s), num_parallel_calls=AUTOTUNE).cache()
     if training and weights is not None:
         data = _drawn(data, weights, seed)
     elif training:
@@ -184,7 +230,8 @@ def tumour_area_weights(slices):
 
 
 def load_arrays(slices, size, volumes=None):
-    """Every slice of a table as NumPy arrays: images (N, size, size, 3) float32 and masks (N, size, size, 1)."""
+    """Every slice of a table as NumPy arrays: images (N, size, size, 3 per slice read) float32 and masks
+    (N, size, size, 1)."""
     data = make_dataset(slices, size, batch_size=64, volumes=volumes)
     images, masks = zip(*((x.numpy(), y.numpy()) for x, y in data))
     return np.concatenate(images), np.concatenate(masks)

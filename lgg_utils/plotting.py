@@ -233,6 +233,20 @@ def threshold_curves(table, post):
     return fig
 
 
+def neighbour_input(image, mask, title=None, size=2.8):
+    """A 2.5-D input (``pipeline.with_neighbours``: the slice's sequences, then the slice before's and the slice
+    after's) as FLAIR of the slice before, the slice and the slice after, each with the slice's true mask, so
+    the reader sees how the tumour continues. Returns the figure."""
+    fig, axes = plt.subplots(1, 3, figsize=(3 * size, size + 0.8))
+    for ax, (block, name) in zip(axes, ((1, "slice before"), (0, "the slice"), (2, "slice after"))):
+        draw_slice(ax, image, mask, title=f"FLAIR, {name}", channel=block * len(CHANNELS) + FLAIR)
+    if title:
+        fig.suptitle(title)
+    legend(fig)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
+
+
 def sampling_chances(slices, patient, weights, tumour_share):
     """One patient's slices in a table of training slices: their tumour area (top) and the chance each is drawn,
     per draw from the table, with ``tumour_share`` of the draws from tumour slices (``training.Recipe``'s, for

@@ -17,9 +17,9 @@ three seeds on its split, and their mean (``SEED_MEAN``); ``LAPTOP_THRESHOLDS``,
 another day: the same scores at 0.5, patient for patient) scored at each mask threshold of ``THRESHOLDS``.
 ``LAPTOP_LATER`` is ``LAPTOP_RESULTS`` with the steps trained later, one run each on other days: ``--steps
 "+ rotation and scaling" --out lgg_utils/results/laptop_later.csv`` on a copy of ``LAPTOP_RESULTS``, then
-``--steps "+ sampling by tumour area"`` with the same ``--out``, on the first's output. Both join the
-ensemble's members on validation, and a run that names one step predicts that step alone, so the ensemble is
-left out (``merged``).
+``--steps "+ sampling by tumour area"`` with the same ``--out``, on the first's output, then ``--steps "+ neighbouring
+slices"`` the same way. Steps that join the ensemble's members on validation change it, and a run that names one
+step predicts that step alone, so the ensemble is left out (``merged``).
 The table keeps each row's per-patient Dice, so a step added to it later (``--steps``) is compared with the
 study recipe patient by patient without the study recipe's model. With every step scored, the ensemble of the
 steps chosen on validation (``ENSEMBLE``) is scored too and its members saved beside the models
@@ -61,6 +61,7 @@ class Step:
     loss: Callable = losses.bce  # training loss (chapter 3's: BCE)
     crop: bool = False  # slices cut to their volume's square around the brain (needs ``per_volume``)
     sampling: Callable | None = None  # training slices drawn by these weights (``training.train_model``; None: by share)
+    neighbours: bool = False  # each slice with its neighbours' sequences as extra channels (``pipeline.with_neighbours``)
 
     def __post_init__(self):
         if self.crop and not self.per_volume:
@@ -89,7 +90,8 @@ STEPS = {"study recipe": Step(None),
          "+ Dice loss": Step("unet_volume_dice", per_volume=True, loss=losses.dice_loss),
          "+ pooled Dice loss": Step("unet_volume_pooled_dice", per_volume=True, loss=losses.pooled_dice_loss),
          "+ rotation and scaling": Step("unet_rotate_scale", augmentation=augment_rotated),
-         "+ sampling by tumour area": Step("unet_area_sampling", sampling=tumour_area_weights)}
+         "+ sampling by tumour area": Step("unet_area_sampling", sampling=tumour_area_weights),
+         "+ neighbouring slices": Step("unet_neighbours", neighbours=True)}
 ENSEMBLE = "mean of the steps"  # the mean probability of the study recipe and the steps at least as good on validation
 SEED_MEAN = "mean of the seeds"  # the mean probability of the study recipe trained with several seeds (``score_seeds``)
 ENSEMBLE_FILE = "ensemble.json"  # its members' model folders, beside them (``save_ensemble``)
@@ -99,14 +101,16 @@ THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)  # mask thresholds compared by ``sco
 
 
 def steps_table():
-    """The steps for the reader: each one's artifact folder, intensities, crop, training augmentation, sampling
-    and loss."""
+    """The steps for the reader: each one's artifact folder, intensities, crop, input slices, training
+    augmentation, sampling and loss."""
     def short(function):
         return f"{function.__module__.split('.')[-1]}.{function.__name__}"
 
     return pd.DataFrame({name: {"artifact folder": step.model_folder + ("" if step.folder else " (chapter 3's)"),
                                 "intensities": "per patient volume" if step.per_volume else "divided by 255",
-                                "cropped to the brain": step.crop, "augmentation": short(step.augmentation),
+                                "cropped to the brain": step.crop,
+                                "input": "with its neighbours" if step.neighbours else "the slice alone",
+                                "augmentation": short(step.augmentation),
                                 "sampling": short(step.sampling) if step.sampling else
                                 f"{step.recipe.tumour_share:.0%} from tumour slices",
                                 "loss": short(step.loss)}
@@ -136,7 +140,7 @@ def train_steps(slices, split, profile, volumes, names=None):
             folder = step.folder and artifacts_dir(profile) / step.folder
             model, history, _ = training.train_model("unet", slices, split, profile, folder=folder, recipe=step.recipe,
                                                      volumes=step.preparation(volumes), augmentation=step.augmentation,
-                                                     sampling=step.sampling)
+                                                     sampling=step.sampling, neighbours=step.neighbours)
             steps[name] = model, history
     return steps
 

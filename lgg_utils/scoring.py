@@ -13,7 +13,7 @@ from sklearn.metrics import (accuracy_score, classification_report, confusion_ma
 
 from . import metrics
 from .data import DataError
-from .pipeline import box_rows, make_dataset, uncrop
+from .pipeline import box_rows, for_channels, make_dataset, uncrop
 
 # The study's test results (Table I): the number each model chapter compares with.
 STUDY = {"classifier": {"accuracy": 0.8893}, "unet": {"dice": 0.857, "iou": 0.750},
@@ -27,8 +27,8 @@ def predict(model, slices, batch_size=32, volumes=None, flip=False):
     the size the model takes (``volumes``: intensities per patient volume, as the model was trained; a table
     made with ``crop``: predicted on the square around the brain and put back in the whole slice, so every model
     is scored on the same masks); with ``flip``, the mean over each slice and its mirror image (mirrored back):
-    test-time augmentation."""
-    data = make_dataset(slices, model.input_shape[1], batch_size, volumes=volumes)
+    test-time augmentation. A model that takes neighbouring slices gets them (``pipeline.for_channels``)."""
+    data = make_dataset(for_channels(slices, model.input_shape[-1]), model.input_shape[1], batch_size, volumes=volumes)
     probabilities = model.predict(data, verbose=0)
     if flip:
         mirrored = model.predict(data.map(lambda x, y: (x[:, :, ::-1], y)), verbose=0)
@@ -128,7 +128,7 @@ def gate(probabilities, tumour_probability, skip_below=None):
 
 def predict_tumour(model, slices, batch_size=32):
     """True labels (1 = tumour) and the classifier's tumour probabilities for the rows of a slice table."""
-    data = make_dataset(slices, model.input_shape[1], batch_size, target="label")
+    data = make_dataset(for_channels(slices, model.input_shape[-1]), model.input_shape[1], batch_size, target="label")
     truth = np.concatenate([labels.numpy() for _, labels in data])
     return truth, model.predict(data, verbose=0)[:, 1]
 

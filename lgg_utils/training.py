@@ -19,7 +19,7 @@ from .chapter_times import duration
 from .config import artifacts_dir, gpu_available, in_colab
 from .metrics import dice_metric
 from .augmentation import augment
-from .pipeline import make_dataset
+from .pipeline import SEQUENCES, for_channels, make_dataset, with_neighbours
 from .splits import split_rows
 
 
@@ -157,15 +157,15 @@ def mixed_precision():
     return mixed
 
 
-def build(name, profile, weights=None, recipe=None):
+def build(name, profile, weights=None, recipe=None, channels=SEQUENCES):
     """The untrained model ``name`` (built by ``recipe``, default its own) at the profile's image size and
-    width, initialised from the profile's seed (so it is the model that training starts from); trained with
+    width, taking images of ``channels`` channels, initialised from the profile's seed (so it is the model that training starts from); trained with
     BCE, its mask bias starts at ``models.MASK_PRIOR_LOGIT``. Under mixed precision its output layer computes
     in float32 (a float16 sigmoid rounds to exactly 1 above a logit of about 8), so the loss does too."""
     keras.utils.set_random_seed(profile.seed)
     recipe = recipe or RECIPES[name]
     extra = {"weights": weights} if weights else {}
-    model = recipe.build((profile.image_size, profile.image_size, 3), width=profile.width, **extra)
+    model = recipe.build((profile.image_size, profile.image_size, channels), width=profile.width, **extra)
     if recipe.loss in (losses.bce, losses.bce_dice_loss):
         kernel, bias = model.get_layer("mask").get_weights()
         model.get_layer("mask").set_weights([kernel, np.full_like(bias, models.MASK_PRIOR_LOGIT)])
@@ -189,10 +189,11 @@ def distribution(devices):
     return tf.distribute.MirroredStrategy(devices)
 
 
-def training_record(name, recipe, profile, weights, split, slices, volumes=None, augmentation=augment, sampling=None):
+def training_record(name, recipe, profile, weights, split, slices, volumes=None, augmentation=augment, sampling=None,
+                    neighbours=False):
     """The fingerprint of a model trained so (``artifacts.fingerprint``): the options that are not the defaults
-    (intensities per volume, another augmentation or sampling with its code, mixed precision, several devices)
-    are recorded only when used, so models trained before they existed stay valid."""
+    (intensities per volume, another augmentation or sampling with its code, neighbouring slices, mixed
+    precision, several devices) are recorded only when used, so models trained before they existed stay valid."""
     policy, replicas = keras.mixed_precision.global_policy().name, len(replica_devices()) or 1
     def with_code(function):
         return {"function": artifacts.describe(function), "code": artifacts.code_hashes(function)}
@@ -200,25 +201,32 @@ def training_record(name, recipe, profile, weights, split, slices, volumes=None,
     options = {**({} if volumes is None else {"volumes": volumes}),
                **({} if augmentation is augment else {"augmentation": with_code(augmentation)}),
                **({} if sampling is None else {"sampling": with_code(sampling)}),
+               **({"neighbours": with_code(with_neighbours)} if neighbours else {}),
                **({} if policy == "float32" else {"precision": policy}),
                **({} if replicas == 1 else {"replicas": replicas})}
     return artifacts.fingerprint(recipe, model=name, profile=profile, weights=weights, split=split, slices=slices, **options)
 
 
 def train_model(name, slices, split, profile, folder=None, recipe=None, volumes=None, augmentation=augment,
-                sampling=None):
+                sampling=None, neighbours=False):
     """The trained model ``name``, its history, and whether it was trained now: loaded from ``folder`` (default
     the profile's artifacts folder for ``name``) when its fingerprint matches, else trained on the train split
     (early stopping on validation loss, best weights) and saved there. ``recipe`` replaces the model's own
     (``RECIPES[name]``), e.g. to try another loss; ``volumes`` (``volumes.volume_table``) prepares
     intensities per patient volume; ``augmentation`` replaces chapter 1's (``pipeline.make_dataset``);
     ``sampling`` (training rows -> a weight per row, like ``pipeline.tumour_area_weights``) draws training
-    slices by weight in place of the recipe's ``tumour_share``."""
+    slices by weight in place of the recipe's ``tumour_share``; with ``neighbours``, the model takes each slice
+    with its neighbours' sequences (``pipeline.with_neighbours``; not with ImageNet weights, made for three)."""
     recipe = recipe or RECIPES[name]
     folder = folder or artifacts_dir(profile) / name
     mixed_precision()
     weights = pretrained(recipe, profile)
-    record = training_record(name, recipe, profile, weights, split, len(slices), volumes, augmentation, sampling)
+    channels = SEQUENCES * (3 if neighbours else 1)
+    if weights and neighbours:
+        raise ValueError(f"{name} starts from ImageNet weights, which take {SEQUENCES} channels: train it without "
+                         "neighbours, or in the fast profile (random weights).")
+    record = training_record(name, recipe, profile, weights, split, len(slices), volumes, augmentation, sampling,
+                             neighbours)
     saved = artifacts.load(folder, record)
     if saved is not None:
         return (*saved, False)
@@ -227,6 +235,7 @@ def train_model(name, slices, split, profile, folder=None, recipe=None, volumes=
         print(f"{folder} is stale ({changed} changed since it was trained): retraining and replacing it.")
     strategy = distribution(replica_devices())
     batch_size = profile.batch_size * strategy.num_replicas_in_sync
+    slices = for_channels(slices, channels)
     rows = split_rows(slices, split, "train")
     slice_weights = None if sampling is None else sampling(rows)
     train = make_dataset(rows, profile.image_size, batch_size, training=True, target=recipe.target, seed=profile.seed,
@@ -235,7 +244,7 @@ def train_model(name, slices, split, profile, folder=None, recipe=None, volumes=
     val = make_dataset(split_rows(slices, split, "val"), profile.image_size, batch_size, target=recipe.target,
                        volumes=volumes)
     with strategy.scope():
-        model = build(name, profile, weights, recipe)
+        model = build(name, profile, weights, recipe, channels)
         compile_model(model, recipe.loss, [METRICS[recipe.metric]()], recipe.learning_rate)
     schedule = keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.5, patience=max(1, profile.patience // 2))
     history = fit(model, train, val, max_epochs(recipe, profile), profile.patience, callbacks=[schedule],

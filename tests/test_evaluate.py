@@ -146,6 +146,21 @@ def test_a_unet_cropped_to_the_brain_has_its_masks_put_back_in_the_whole_slice(k
     assert pixels["unet_volume_crop"] == pytest.approx(SIZE * SIZE / 4, rel=0.1)  # put back in its place only
 
 
+def test_a_unet_taking_neighbouring_slices_gets_each_slice_with_its_neighbours(kaggle_dir):
+    from lgg_utils import pipeline
+
+    slices = evaluate.slice_table(kaggle_dir, progress=False)
+    part = slices[slices.patient == slices.patient.iloc[0]]
+    images, _ = pipeline.load_arrays(part, SIZE)
+    segmenters = {"unet": models.unet((SIZE, SIZE, 3), width=0.0625),
+                  "unet_neighbours": models.unet((SIZE, SIZE, 9), width=0.0625)}
+    inputs = evaluate.model_inputs(part, SIZE, segmenters, images)
+    assert inputs["unet"] is images and np.array_equal(inputs["unet_neighbours"][..., :3], images)
+    assert np.array_equal(inputs["unet_neighbours"][1:, ..., 3:6], images[:-1])  # the slice before
+    scores, _ = evaluate.run(slices, segmenters, progress=False)
+    assert scores.groupby("model").size().to_dict() == dict.fromkeys(segmenters, len(slices))
+
+
 def constant_segmenter(logit):
     """A stand-in segmenter that gives every pixel the same tumour logit."""
     model = keras.Sequential([keras.Input((SIZE, SIZE, 3)), keras.layers.Conv2D(1, 1, activation="sigmoid", name="mask")])

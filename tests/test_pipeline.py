@@ -139,6 +139,34 @@ def test_volume_statistics_z_score_each_patient_and_need_every_patient(sample_sl
         pipeline.load_arrays(sample_slices, 32, volumes=table)
 
 
+def test_with_neighbours_each_slice_gets_the_sequences_of_the_slices_beside_it_in_its_volume(sample_slices):
+    from lgg_utils import volumes
+
+    table = pipeline.with_neighbours(sample_slices.sample(frac=1, random_state=0))  # in any order
+    ordered = table.sort_values(["patient", "slice"])
+    for _, rows in ordered.groupby("patient"):
+        assert list(rows.previous_path) == [rows.image_path.iloc[0], *rows.image_path.iloc[:-1]]  # at the ends: its own
+        assert list(rows.next_path) == [*rows.image_path.iloc[1:], rows.image_path.iloc[-1]]
+    rows = ordered[ordered.patient == ordered.patient.iloc[0]]
+    stats = volumes.volume_table(rows, progress=False)  # a neighbour's sequences take the volume's statistics too
+    images, _ = pipeline.load_arrays(rows, 32, volumes=stats)
+    alone, _ = pipeline.load_arrays(pipeline.for_channels(rows, 3), 32, volumes=stats)
+    assert images.shape[-1] == 9 and alone.shape[-1] == 3 and np.array_equal(images[..., :3], alone)
+    assert np.array_equal(images[1:, ..., 3:6], alone[:-1]) and np.array_equal(images[:-1, ..., 6:], alone[1:])
+
+
+def test_a_slice_whose_neighbour_is_not_in_the_table_is_its_own_neighbour(sample_slices):
+    rows = sample_slices[sample_slices.patient == sample_slices.patient.iloc[0]].sort_values("slice")
+    gap = pipeline.with_neighbours(rows.drop(rows.index[2]))  # slice 3 missing (a pair deleted)
+    assert gap.loc[rows.index[1], "next_path"] == rows.image_path.iloc[1]
+    assert gap.loc[rows.index[3], "previous_path"] == rows.image_path.iloc[3]
+    tumour = rows[rows.tumour]
+    assert pipeline.for_channels(pipeline.with_neighbours(rows).loc[tumour.index], 9).equals(
+        pipeline.with_neighbours(rows).loc[tumour.index])  # neighbours already found are kept, not found again
+    with pytest.raises(ValueError, match="3 .one slice's sequences. or 9"):
+        pipeline.for_channels(rows, 5)
+
+
 def test_crop_square_pads_past_the_edge_and_uncrop_puts_masks_back_in_place():
     array = np.arange(16).reshape(4, 4, 1)
     cut = pipeline.crop_square(array, (-1, 2, 3))

@@ -68,3 +68,12 @@ def test_sampling_chances_draw_one_patients_slices_by_each_rule():
     np.testing.assert_allclose(by_share, [10, 50 / 3, 50 / 3, 10])  # 50% over 3 tumour slices, 50% over 5 without
     np.testing.assert_allclose(by_area, weights[:4] * 100)
     plotting.plt.close(fig)
+
+
+def test_neighbour_input_shows_the_flair_of_the_slice_before_the_slice_and_the_slice_after():
+    image = np.zeros((8, 8, 9), np.float32)
+    image[..., 1], image[..., 4], image[..., 7] = 0.5, 0.25, 0.75  # FLAIR of the slice, before and after
+    fig = plotting.neighbour_input(image, np.zeros((8, 8, 1)))
+    shown = [ax.images[0].get_array().mean() for ax in fig.axes]
+    assert shown == [0.25, 0.5, 0.75] and [ax.get_title() for ax in fig.axes][1] == "FLAIR, the slice"
+    plotting.plt.close(fig)

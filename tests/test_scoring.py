@@ -53,6 +53,18 @@ def test_predictions_on_cropped_slices_are_put_back_and_scored_on_the_whole_slic
     assert not np.allclose(probabilities, whole_probabilities)
 
 
+def test_a_model_taking_more_channels_than_a_slice_has_is_given_its_neighbours(sample_slices):
+    import keras
+    from lgg_utils import pipeline
+
+    rows = sample_slices[sample_slices.patient == sample_slices.patient.iloc[0]]
+    previous_flair = keras.Sequential([keras.Input((32, 32, 9)), keras.layers.Conv2D(1, 1, use_bias=False, name="mask")])
+    previous_flair.layers[-1].set_weights([np.eye(9)[:, [4]].reshape(1, 1, 9, 1)])  # the slice before's FLAIR
+    _, probabilities = scoring.predict(previous_flair, rows)
+    images, _ = pipeline.load_arrays(rows, 32)
+    assert np.allclose(probabilities[1:], images[:-1, ..., 1:2]) and np.allclose(probabilities[0], images[0, ..., 1:2])
+
+
 def test_threshold_is_chosen_for_the_best_accuracy_and_ties_go_nearest_one_half():
     truth = np.array([0, 0, 0, 1, 1, 1])
     assert 0.3 < scoring.choose_threshold(truth, np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])) < 0.7

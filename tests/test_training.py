@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from tensorflow.python.framework.config import is_op_determinism_enabled  # not in the public API
 
-from lgg_utils import artifacts, config, losses, models, training, volumes
+from lgg_utils import artifacts, config, losses, models, pipeline, training, volumes
 
 
 def squares(n=64, size=32, seed=0):
@@ -64,6 +64,24 @@ def test_a_sampling_draws_the_training_slices_in_place_of_the_tumour_share(sampl
     assert by_share["tumour_share"] == training.RECIPES["unet"].tumour_share and by_share["weights"] is None
     assert by_weight["tumour_share"] is None and list(by_weight["weights"]) == list(range(len(rows)))
     assert set(rows.patient) == set(split.index[split == "train"])  # weights of the training rows
+
+
+def test_a_unet_trained_on_neighbouring_slices_takes_their_channels_and_records_it(sample_slices, tmp_path):
+    from lgg_utils import data, splits
+
+    profile = config.get_profile("fast", env={"LGG_IMAGE_SIZE": "32", "LGG_WIDTH": "0.0625", "LGG_EPOCHS": "1"})
+    split = splits.make_splits(data.patient_table(sample_slices), tmp_path / "splits.csv")
+    model, _, trained = training.train_model("unet", sample_slices, split, profile, tmp_path / "unet", neighbours=True)
+    assert trained and model.input_shape[-1] == 9
+    assert artifacts.read_fingerprint(tmp_path / "unet")["neighbours"]["function"] == "lgg_utils.pipeline.with_neighbours"
+    neighboured = pipeline.with_neighbours(sample_slices)  # a table with the neighbours trains a plain UNet without
+    assert training.train_model("unet", neighboured, split, profile, tmp_path / "unet")[0].input_shape[-1] == 3
+
+
+def test_imagenet_weights_and_neighbouring_slices_are_refused_together(monkeypatch):
+    monkeypatch.setattr(training, "pretrained", lambda recipe, profile: "imagenet")
+    with pytest.raises(ValueError, match="ImageNet weights, which take 3 channels"):
+        training.train_model("vgg19_unet", None, None, config.get_profile("laptop"), neighbours=True)
 
 
 def test_command_line_trains_scores_and_writes_metrics(tmp_path, monkeypatch, capsys):
@@ -191,7 +209,7 @@ def test_options_are_recorded_only_when_used_and_an_augmentation_or_sampling_wit
 
     profile, recipe, split = config.get_profile("fast"), training.RECIPES["unet"], pd.Series({"a": "train"})
     plain = training.training_record("unet", recipe, profile, None, split, 10)
-    assert not {"augmentation", "sampling", "volumes", "precision", "replicas"} & set(plain)
+    assert not {"augmentation", "sampling", "neighbours", "volumes", "precision", "replicas"} & set(plain)
     flips = training.training_record("unet", recipe, profile, None, split, 10,
                                      augmentation=augmentation.flip)
     assert flips["augmentation"]["function"] == "lgg_utils.augmentation.flip"
