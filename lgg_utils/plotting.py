@@ -235,11 +235,12 @@ def threshold_curves(table, post):
 
 def neighbour_input(image, mask, title=None, size=2.8):
     """A 2.5-D input (``pipeline.with_neighbours``: the slice's sequences, then the slice before's and the slice
-    after's) as FLAIR of the slice before, the slice and the slice after, each with the slice's true mask, so
-    the reader sees how the tumour continues. Returns the figure."""
+    after's) as FLAIR of the slice before, the slice and the slice after: the slice with its true mask, its
+    neighbours with the mask's outline only, so the reader sees how the tumour continues. Returns the figure."""
     fig, axes = plt.subplots(1, 3, figsize=(3 * size, size + 0.8))
     for ax, (block, name) in zip(axes, ((1, "slice before"), (0, "the slice"), (2, "slice after"))):
-        draw_slice(ax, image, mask, title=f"FLAIR, {name}", channel=block * len(CHANNELS) + FLAIR)
+        draw_slice(ax, image, mask, title=f"FLAIR, {name}", channel=block * len(CHANNELS) + FLAIR,
+                   alpha=0.0 if block else 0.35)
     if title:
         fig.suptitle(title)
     legend(fig)
