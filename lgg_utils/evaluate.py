@@ -7,9 +7,9 @@ evaluation chapter uses.
 Patient by patient, the slices are loaded once and every saved model predicts them: each segmenter alone
 and in the cascade (the classifier gates it, ``scoring.gate``); chapter 8's UNets (``recipe.STEPS``) trained on
 intensities prepared per volume get the patient's intensities prepared so (a step made with ``crop``, its
-slices cropped and its masks put back in place; a step that takes neighbouring slices, each slice with its
-neighbours), and their ensemble (``recipe.ENSEMBLE``, where the recipe
-command saved its members) is scored as one more segmenter. Model time is measured on images
+slices cropped and its masks put back in place), the one trained on neighbouring slices each slice with its
+neighbours, and their ensemble (``recipe.ENSEMBLE``, where the recipe command saved its members) is scored as
+one more segmenter. Model time is measured on images
 already in memory, so it compares the models, not the disk.
 """
 import argparse

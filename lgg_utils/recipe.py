@@ -61,7 +61,7 @@ class Step:
     loss: Callable = losses.bce  # training loss (chapter 3's: BCE)
     crop: bool = False  # slices cut to their volume's square around the brain (needs ``per_volume``)
     sampling: Callable | None = None  # training slices drawn by these weights (``training.train_model``; None: by share)
-    neighbours: bool = False  # each slice with its neighbours' sequences as extra channels (``pipeline.with_neighbours``)
+    neighbours: bool = False  # each slice with its neighbours' sequences as channels (``pipeline.with_neighbours``)
 
     def __post_init__(self):
         if self.crop and not self.per_volume:

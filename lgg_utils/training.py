@@ -159,9 +159,10 @@ def mixed_precision():
 
 def build(name, profile, weights=None, recipe=None, channels=SEQUENCES):
     """The untrained model ``name`` (built by ``recipe``, default its own) at the profile's image size and
-    width, taking images of ``channels`` channels, initialised from the profile's seed (so it is the model that training starts from); trained with
-    BCE, its mask bias starts at ``models.MASK_PRIOR_LOGIT``. Under mixed precision its output layer computes
-    in float32 (a float16 sigmoid rounds to exactly 1 above a logit of about 8), so the loss does too."""
+    width, taking images of ``channels`` channels, initialised from the profile's seed (so it is the model that
+    training starts from); trained with BCE, its mask bias starts at ``models.MASK_PRIOR_LOGIT``. Under mixed
+    precision its output layer computes in float32 (a float16 sigmoid rounds to exactly 1 above a logit of about
+    8), so the loss does too."""
     keras.utils.set_random_seed(profile.seed)
     recipe = recipe or RECIPES[name]
     extra = {"weights": weights} if weights else {}
