@@ -20,6 +20,7 @@ TARGETS = ("mask", "label", "both")
 SCALED = np.array([0, 255, 0, 0, 0, 1, 1, 1], np.float32)  # the ``volumes.STATS`` under which x / 255 is all
 SEQUENCES = 3  # channels of one slice: pre-contrast, FLAIR, post-contrast
 NEIGHBOURS = ("previous_path", "next_path")  # the image files of a slice's neighbours (``with_neighbours``)
+WITH_NEIGHBOURS = SEQUENCES * (1 + len(NEIGHBOURS))  # channels of a slice with its neighbours' sequences
 
 
 def crop_square(array, box):
@@ -96,10 +97,10 @@ def for_channels(slices, channels):
     one slice's sequences, ``with_neighbours`` (unless it has them already) for three slices'."""
     if channels == SEQUENCES:
         return slices.drop(columns=list(NEIGHBOURS), errors="ignore")
-    if channels == 3 * SEQUENCES:
+    if channels == WITH_NEIGHBOURS:
         return slices if set(NEIGHBOURS) <= set(slices.columns) else with_neighbours(slices)
     raise ValueError(f"A model taking {channels} channels: the pipeline makes {SEQUENCES} (one slice's sequences) or "
-                     f"{3 * SEQUENCES} (with its neighbours'); train it with training.train_model.")
+                     f"{WITH_NEIGHBOURS} (with its neighbours'); train it with training.train_model.")
 
 
 def neighbour_rows(slices):

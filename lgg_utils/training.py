@@ -19,7 +19,7 @@ from .chapter_times import duration
 from .config import artifacts_dir, gpu_available, in_colab
 from .metrics import dice_metric
 from .augmentation import augment
-from .pipeline import SEQUENCES, for_channels, make_dataset, with_neighbours
+from .pipeline import SEQUENCES, WITH_NEIGHBOURS, for_channels, make_dataset, with_neighbours
 from .splits import split_rows
 
 
@@ -222,7 +222,7 @@ def train_model(name, slices, split, profile, folder=None, recipe=None, volumes=
     folder = folder or artifacts_dir(profile) / name
     mixed_precision()
     weights = pretrained(recipe, profile)
-    channels = SEQUENCES * (3 if neighbours else 1)
+    channels = WITH_NEIGHBOURS if neighbours else SEQUENCES
     if weights and neighbours:
         raise ValueError(f"{name} starts from ImageNet weights, which take {SEQUENCES} channels: train it without "
                          "neighbours, or in the fast profile (random weights).")
