@@ -4,6 +4,7 @@ import inspect
 import json
 import os
 
+import IPython
 import keras
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -21,6 +22,25 @@ def show_source(*objects):
     """Display the source of functions, classes or modules of ``lgg_utils`` with syntax highlighting."""
     for obj in objects:
         display(Code(inspect.getsource(obj), language="python"))
+
+
+def glue(name, value, display=True):
+    """myst-nb's ``glue``: the built book's text quotes ``value`` by ``name``. Colab installs the course without the
+    book's tools, and nothing reads the name there, so without myst-nb only a displayed value is shown."""
+    try:
+        from myst_nb import glue as book_glue
+    except ImportError:
+        if display:
+            IPython.display.display(value)
+        return
+    book_glue(name, value, display=display)
+
+
+def glue_row(prefix, row, columns):
+    """``glue`` each of a table row's ``columns`` (column -> short name) as a float named ``{prefix}_{short name}``,
+    not displayed."""
+    for column, short in columns.items():
+        glue(f"{prefix}_{short}", float(row[column]), display=False)
 
 
 def profile_table(profile, data_dir):

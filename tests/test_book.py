@@ -1,10 +1,17 @@
 """The book's structure: notebooks without outputs, in the table of contents, with badges and set-up."""
+import ast
 import re
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 import yaml
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
 
 from lgg_utils import config
 
@@ -58,6 +65,30 @@ def test_colab_installs_the_pinned_release_without_the_app(path):
     installs = re.findall(r"%pip install (.*)", first_code)
     assert installs == [f'-q "lgg-course[colab] @ git+{CONFIG["repository"]["url"]}@v{package_version()}"'], installs
     assert 'drive.mount("/content/drive")' in first_code  # offered, commented out: the student chooses
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_imports_only_what_colab_installs(path):
+    """Colab installs the package with its colab extra, not the book's tools (the dev extra): a notebook importing
+    one of those (myst-nb, pytest) stops there."""
+    from importlib.metadata import packages_distributions
+    from IPython.core.inputtransformer2 import TransformerManager
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    installed = {canonicalize_name(Requirement(dep).name)
+                 for dep in project["dependencies"] + project["optional-dependencies"]["colab"]}
+    sources = [TransformerManager().transform_cell(cell.source) for cell in nbformat.read(path, as_version=4).cells
+               if cell.cell_type == "code"]
+    imported = {node.names[0].name if isinstance(node, ast.Import) else node.module
+                for tree in map(ast.parse, sources) for node in ast.walk(tree)
+                if isinstance(node, ast.Import) or isinstance(node, ast.ImportFrom) and node.level == 0}
+    modules = {name.split(".")[0] for name in imported} - set(sys.stdlib_module_names) - {"lgg_utils"}
+    distributions = packages_distributions()
+    missing = {module for module in modules
+               if not installed & {canonicalize_name(d) for d in distributions.get(module, [])}}
+    assert not missing, f"{path.name} imports {sorted(missing)}, which Colab does not install"
 
 
 def test_the_package_says_the_version_pyproject_gives():

@@ -1,5 +1,8 @@
 import json
+import sys
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from lgg_utils import notebook, splits
@@ -69,3 +72,21 @@ def test_check_fails_on_the_wrong_side_of_its_bar_and_still_logs(monkeypatch, tm
     with pytest.raises(AssertionError, match="unet: Dice gain"):
         notebook.check("unet: Dice gain", value, bar, above=above)
     assert json.loads(log.read_text())["value"] == value
+
+
+def test_glue_without_myst_nb_shows_only_what_is_displayed(monkeypatch):
+    shown = []
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # as in Colab: the book's tools are not installed
+    monkeypatch.setattr(notebook.IPython.display, "display", shown.append)
+    notebook.glue("quoted", 1.0, display=False)
+    notebook.glue("shown", 2.0)
+    assert shown == [2.0]
+
+
+def test_glue_row_glues_each_named_column_as_a_float(monkeypatch):
+    glued = {}
+    monkeypatch.setattr("myst_nb.glue", lambda name, value, display: glued.update({name: (value, display)}))
+    row = pd.Series({"patient dice": np.float32(0.5), "missed tumour slices": np.int64(3), "other": 9})
+    notebook.glue_row("test_study", row, {"patient dice": "dice", "missed tumour slices": "missed"})
+    assert glued == {"test_study_dice": (0.5, False), "test_study_missed": (3.0, False)}
+    assert {type(value) for value, _ in glued.values()} == {float}  # the book's text role reads no NumPy scalar
