@@ -79,11 +79,11 @@ def test_notebook_imports_only_what_colab_installs(path):
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     installed = {canonicalize_name(Requirement(dep).name)
                  for dep in project["dependencies"] + project["optional-dependencies"]["colab"]}
-    sources = [TransformerManager().transform_cell(cell.source) for cell in nbformat.read(path, as_version=4).cells
-               if cell.cell_type == "code"]
-    imported = {node.names[0].name if isinstance(node, ast.Import) else node.module
-                for tree in map(ast.parse, sources) for node in ast.walk(tree)
-                if isinstance(node, ast.Import) or isinstance(node, ast.ImportFrom) and node.level == 0}
+    cells = [cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
+    bodies = [source.partition("\n")[2] if source.startswith("%%") else source for source in cells]  # a cell magic's code
+    nodes = [node for body in bodies for node in ast.walk(ast.parse(TransformerManager().transform_cell(body)))]
+    imported = ({alias.name for node in nodes if isinstance(node, ast.Import) for alias in node.names}
+                | {node.module for node in nodes if isinstance(node, ast.ImportFrom) and node.level == 0})
     modules = {name.split(".")[0] for name in imported} - set(sys.stdlib_module_names) - {"lgg_utils"}
     distributions = packages_distributions()
     missing = {module for module in modules
