@@ -126,9 +126,11 @@ def gate(probabilities, tumour_probability, skip_below=None):
     return probabilities * keep[:, None, None, None], keep
 
 
-def predict_tumour(model, slices, batch_size=32):
-    """True labels (1 = tumour) and the classifier's tumour probabilities for the rows of a slice table."""
-    data = make_dataset(for_channels(slices, model.input_shape[-1]), model.input_shape[1], batch_size, target="label")
+def predict_tumour(model, slices, batch_size=32, volumes=None):
+    """True labels (1 = tumour) and the classifier's tumour probabilities for the rows of a slice table
+    (``volumes``: intensities per patient volume, as the model was trained)."""
+    data = make_dataset(for_channels(slices, model.input_shape[-1]), model.input_shape[1], batch_size, target="label",
+                        volumes=volumes)
     truth = np.concatenate([labels.numpy() for _, labels in data])
     return truth, model.predict(data, verbose=0)[:, 1]
 

@@ -254,29 +254,32 @@ def train_model(name, slices, split, profile, folder=None, recipe=None, volumes=
     return model, history, True
 
 
-def score_splits(name, model, slices, split, predictions=None):
+def score_splits(name, model, slices, split, predictions=None, volumes=None):
     """A trained model's scores on the validation and test patients; a classifier's on the training patients
     too: its threshold is chosen there (the largest split, several times the validation slices) and applied to
-    every split. ``predictions``: a classifier's (truth, probability) per split, where the caller has them."""
+    every split. ``predictions``: a classifier's (truth, probability) per split, where the caller has them;
+    ``volumes``: intensities per patient volume, as the model was trained."""
     from . import scoring
 
     if RECIPES[name].target == "mask":
         results = {}
         for which in ("val", "test"):
             rows = split_rows(slices, split, which)
-            results[which] = scoring.slice_means(scoring.slice_scores(rows, *scoring.predict(model, rows))).to_dict()
+            predicted = scoring.predict(model, rows, volumes=volumes)
+            results[which] = scoring.slice_means(scoring.slice_scores(rows, *predicted)).to_dict()
         return results
-    predictions = predictions or {which: scoring.predict_tumour(model, split_rows(slices, split, which))
+    predictions = predictions or {which: scoring.predict_tumour(model, split_rows(slices, split, which), volumes=volumes)
                                   for which in ("train", "val", "test")}
     threshold = scoring.choose_threshold(*predictions["train"])
     return {**{which: scoring.classifier_scores(*pair, threshold) for which, pair in predictions.items()},
             "test at 0.5": scoring.classifier_scores(*predictions["test"])}
 
 
-def score_and_save(name, model, slices, split, profile, predictions=None):
-    """``score_splits``, saved as ``metrics.json`` beside the profile's model ``name``; returns the scores."""
-    results = score_splits(name, model, slices, split, predictions)
-    artifacts.save_metrics(artifacts_dir(profile) / name, results)
+def score_and_save(name, model, slices, split, profile, predictions=None, volumes=None, folder=None):
+    """``score_splits``, saved as ``metrics.json`` beside the model (``folder``, default the profile's folder for
+    ``name``); returns the scores."""
+    results = score_splits(name, model, slices, split, predictions, volumes)
+    artifacts.save_metrics(folder or artifacts_dir(profile) / name, results)
     return results
 
 
@@ -298,22 +301,32 @@ def results_table(results):
     return pd.concat({part: pd.DataFrame(scores) for part, scores in results.items()})
 
 
+PER_VOLUME = "_volume"  # added to a model's folder name when trained with intensities per patient volume
+
+
 def main(argv=None):
     """Command line: train (or load) a model in the active profile, score it on val and test (a classifier on
     train too), save metrics.json."""
     from .config import get_profile
     from .data import find_data_dir
     from .splits import course_data
+    from .volumes import STATS, volume_table
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("model", choices=sorted(RECIPES))
-    name = parser.parse_args(argv).model
-    profile = get_profile()
+    parser.add_argument("--per-volume", action="store_true",
+                        help=f"intensities prepared per patient volume (chapter 8's first step) instead of divided by "
+                             f"255; the model is saved as <model>{PER_VOLUME}")
+    args = parser.parse_args(argv)
+    name, profile = args.model, get_profile()
     reproducible(profile.seed)
     slices, split = course_data(profile, find_data_dir(), progress=True)
-    model, history, trained = train_model(name, slices, split, profile)
-    print(f"{name}: {'trained' if trained else 'loaded'}, {len(history)} epochs, profile {profile.name}")
-    print(results_table(score_and_save(name, model, slices, split, profile)).round(3).to_string())
+    volumes = volume_table(slices)[STATS] if args.per_volume else None
+    folder = artifacts_dir(profile) / (name + (PER_VOLUME if args.per_volume else ""))
+    model, history, trained = train_model(name, slices, split, profile, folder, volumes=volumes)
+    print(f"{folder.name}: {'trained' if trained else 'loaded'}, {len(history)} epochs "
+          f"({duration(history['seconds'].sum())} of training), profile {profile.name}")
+    print(results_table(score_and_save(name, model, slices, split, profile, volumes=volumes, folder=folder)).round(3).to_string())
 
 
 if __name__ == "__main__":

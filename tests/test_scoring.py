@@ -65,6 +65,26 @@ def test_a_model_taking_more_channels_than_a_slice_has_is_given_its_neighbours(s
     assert np.allclose(probabilities[1:], images[:-1, ..., 1:2]) and np.allclose(probabilities[0], images[0, ..., 1:2])
 
 
+def test_a_classifier_gets_intensities_per_volume_where_it_was_trained_on_them(sample_slices):
+    from lgg_utils import volumes
+
+    class MeanFlair:
+        """A stand-in classifier whose tumour probability is the slice's mean FLAIR."""
+
+        input_shape = (None, 32, 32, 3)
+
+        def predict(self, data, verbose=0):
+            means = np.concatenate([images.numpy()[..., 1].mean(axis=(1, 2)) for images, _ in data])
+            return np.stack([1 - means, means], axis=1)
+
+    rows = sample_slices[sample_slices.patient == sample_slices.patient.iloc[0]]
+    stats = volumes.volume_table(rows, progress=False)[volumes.STATS]
+    truth, divided = scoring.predict_tumour(MeanFlair(), rows)
+    _, per_volume = scoring.predict_tumour(MeanFlair(), rows, volumes=stats)
+    assert np.array_equal(truth, rows.tumour.to_numpy()) and 0 <= divided.min() and divided.max() <= 1
+    assert per_volume.min() < 0 < per_volume.max()  # standardised: the volume's mean FLAIR is 0
+
+
 def test_threshold_is_chosen_for_the_best_accuracy_and_ties_go_nearest_one_half():
     truth = np.array([0, 0, 0, 1, 1, 1])
     assert 0.3 < scoring.choose_threshold(truth, np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])) < 0.7

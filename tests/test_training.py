@@ -90,9 +90,27 @@ def test_command_line_trains_scores_and_writes_metrics(tmp_path, monkeypatch, ca
         monkeypatch.setenv(variable, value)
     training.main(["unet"])
     out = capsys.readouterr().out
-    assert "unet: trained, 1 epochs, profile fast" in out and "tumour slices" in out
+    assert "unet: trained, 1 epochs (" in out and "of training), profile fast" in out and "tumour slices" in out
     metrics = (tmp_path / "fast" / "seed-42" / "unet" / "metrics.json").read_text()
     assert '"val"' in metrics and '"test"' in metrics
+    training.main(["unet", "--per-volume"])  # chapter 8's intensities: a folder of its own, recorded in the fingerprint
+    assert "unet_volume: trained" in capsys.readouterr().out
+    folder = tmp_path / "fast" / "seed-42" / "unet_volume"
+    assert "volumes" in artifacts.read_fingerprint(folder) and (folder / "metrics.json").exists()
+
+
+def test_a_classifier_is_scored_with_the_intensities_it_was_trained_on(monkeypatch):
+    from lgg_utils import scoring
+
+    given = []
+    def predict_tumour(model, rows, volumes=None):
+        given.append(volumes)
+        return np.array([0, 1]), np.array([0.2, 0.9])
+
+    monkeypatch.setattr(scoring, "predict_tumour", predict_tumour)
+    monkeypatch.setattr(training, "split_rows", lambda slices, split, which: which)
+    training.score_splits("classifier", None, None, None, volumes="per-volume statistics")
+    assert given == ["per-volume statistics"] * 3  # train, val and test
 
 
 def test_saved_scores_are_read_where_current_and_scored_where_missing_or_stale(tmp_path, monkeypatch):
