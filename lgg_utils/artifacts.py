@@ -143,15 +143,15 @@ def read_metrics(folder):
     return _read_json(Path(folder) / "metrics.json")
 
 
-def trained_threshold(artifacts):
-    """The decision threshold the classifier chapter chose on the training patients (its ``metrics.json``); None
+def trained_threshold(artifacts, name="classifier"):
+    """The decision threshold chosen for classifier ``name`` on the training patients (its ``metrics.json``); None
     where there is none (no scores, or scores saved before the threshold was chosen there: no "train" entry)."""
-    return ((read_metrics(Path(artifacts) / "classifier") or {}).get("train") or {}).get("threshold")
+    return ((read_metrics(Path(artifacts) / name) or {}).get("train") or {}).get("threshold")
 
 
-def classifier_threshold(artifacts):
+def classifier_threshold(artifacts, name="classifier"):
     """``trained_threshold``, else 0.5."""
-    threshold = trained_threshold(artifacts)
+    threshold = trained_threshold(artifacts, name)
     return 0.5 if threshold is None else threshold
 
 

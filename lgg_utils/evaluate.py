@@ -5,8 +5,9 @@ evaluation chapter uses.
         [--native]
 
 Patient by patient, the slices are loaded once and every saved model predicts them: each segmenter alone
-and in the cascade (the classifier gates it, ``scoring.gate``); chapter 8's UNets (``recipe.STEPS``) trained on
-intensities prepared per volume get the patient's intensities prepared so (a step made with ``crop``, its
+and in the cascade (the classifier gates it, ``scoring.gate``). A model trained on intensities prepared per
+volume (chapter 8's UNets, ``recipe.STEPS``, and a model of the training command's ``--per-volume``,
+``<model>_volume``, a classifier too) gets the patient's intensities prepared so (a step made with ``crop``, its
 slices cropped and its masks put back in place), the one trained on neighbouring slices each slice with its
 neighbours, and their ensemble (``recipe.ENSEMBLE``, where the recipe command saved its members) is scored as
 one more segmenter. Model time is measured on images
@@ -27,11 +28,15 @@ from . import artifacts, scoring
 from .data import DataError, slice_table
 from .pipeline import SEQUENCES, box_rows, for_channels, load_arrays, uncrop
 from .recipe import ENSEMBLE, STEPS, mean_probability, saved_ensemble
-from .training import RECIPES, SEGMENTERS
+from .training import PER_VOLUME, RECIPES, SEGMENTERS
 from .volumes import STATS, volume_table
 
 RECIPE_UNETS = {step.folder: step for step in STEPS.values() if step.folder}  # chapter 8's UNets, by their folders
-SAVED = {**RECIPES, **{folder: step.recipe for folder, step in RECIPE_UNETS.items()}}  # every model a folder may hold
+PER_VOLUME_MODELS = {name + PER_VOLUME: recipe for name, recipe in RECIPES.items()}  # the training command's --per-volume
+SAVED = {**RECIPES, **PER_VOLUME_MODELS, **{folder: step.recipe for folder, step in RECIPE_UNETS.items()}}  # every model a folder may hold
+CLASSIFIERS = tuple(name for name, recipe in SAVED.items() if recipe.target == "label")  # the first gates the cascade
+RETRAIN = {**{name: f"python -m lgg_utils.training {name.removesuffix(PER_VOLUME)} --per-volume" for name in PER_VOLUME_MODELS},
+           **dict.fromkeys(RECIPE_UNETS, "python -m lgg_utils.recipe")}  # the command that retrains a stale model
 
 FILES = ("slices.csv", "patients.csv", "summary.json")
 
@@ -40,10 +45,10 @@ def load_current_models(folder):
     """The models of an artifacts folder whose fingerprint matches the current code (``artifacts.load_models``),
     chapter 8's UNets included; says which were left out as stale, and refuses a folder without a current
     segmenter."""
-    models, stale = artifacts.load_models(folder, SAVED, dict.fromkeys(RECIPE_UNETS, "python -m lgg_utils.recipe"))
+    models, stale = artifacts.load_models(folder, SAVED, RETRAIN)
     for reason in stale.values():
         print(f"Left out: {reason}")
-    if set(models) <= {"classifier"}:
+    if set(models) <= set(CLASSIFIERS):
         raise FileNotFoundError(
             f"No current trained segmenter in {folder}: expected <model>/model.keras for one of "
             f"{', '.join(SEGMENTERS)}. Train them with `make book` (fast profile) or `python -m lgg_utils.training unet` (LGG_PROFILE "
@@ -89,7 +94,8 @@ def model_inputs(part, size, models, images, table=None, per_volume=(), cropped=
 def run(slices, models, progress=True, flip=False, largest_component=False, per_volume=(), cropped=(), ensemble=(),
         native=False):
     """Scores of every slice for every segmenter, alone and in the cascade (when there is a classifier),
-    with the classifier's tumour probability; and each model's seconds per slice. ``flip`` averages every
+    with the classifier's tumour probability (``p_tumour``; another classifier's in ``p_<its name>``); and each
+    model's seconds per slice. ``flip`` averages every
     model over each slice and its mirror image; ``largest_component`` keeps each patient's largest 3-D
     connected component of each segmenter's masks (``scoring.largest_component``); the models named in
     ``per_volume`` take intensities prepared per patient volume (``volumes``), those in ``cropped`` also the
@@ -112,8 +118,10 @@ def run(slices, models, progress=True, flip=False, largest_component=False, per_
         table = volume_table(part, progress=False, crop=bool(cropped)) if per_volume else None
         inputs = model_inputs(part, size, models, images, table, per_volume, cropped)
         tumour_probability = _timed(classifier, images, seconds, "classifier", flip)[:, 1] if classifier else None
+        other_classifiers = {f"p_{name}": _timed(models[name], inputs[name], seconds, name, flip)[:, 1]
+                             for name in CLASSIFIERS[1:] if name in models}
         predicted = {}
-        for name in (n for n in models if n != "classifier"):
+        for name in (n for n in models if n not in CLASSIFIERS):
             predicted[name] = _timed(models[name], inputs[name], seconds, name, flip)
             if name in cropped:
                 predicted[name] = uncrop(predicted[name], box_rows(part, table))
@@ -124,12 +132,13 @@ def run(slices, models, progress=True, flip=False, largest_component=False, per_
                 probabilities = scoring.upsampled(probabilities, side)
             if largest_component:  # after enlarging: a 0/1 mask enlarged would keep the coarse pixels' edges
                 probabilities = scoring.largest_component(probabilities)
-            scores = scoring.slice_scores(part, truth, probabilities).assign(model=name, p_tumour=tumour_probability)
+            scores = scoring.slice_scores(part, truth, probabilities).assign(model=name, p_tumour=tumour_probability,
+                                                                             **other_classifiers)
             rows.append(scores.assign(mode="alone", segmented=True))
             if classifier:
                 gated, keep = scoring.gate(probabilities, tumour_probability)
                 rows.append(scoring.slice_scores(part, truth, gated).assign(
-                    model=name, p_tumour=tumour_probability, mode="cascade", segmented=keep))
+                    model=name, p_tumour=tumour_probability, **other_classifiers, mode="cascade", segmented=keep))
     if ensemble:
         seconds[ENSEMBLE] = sum(seconds[name] for name in ensemble)
     return pd.concat(rows, ignore_index=True), {name: s / len(slices) for name, s in seconds.items()}
@@ -152,8 +161,9 @@ def _segmenter_report(part, patients, seconds, classifier_seconds):
             "ms per slice": 1000 * (seconds * part.segmented.mean() + classifier_seconds)}
 
 
-def report(scores, seconds, threshold):
-    """The JSON summary: counts, the classifier at ``threshold``, every segmenter alone and in the cascade."""
+def report(scores, seconds, threshold, thresholds=None):
+    """The JSON summary: counts, the classifier at ``threshold`` (another classifier at its own in ``thresholds``,
+    name -> threshold, default 0.5), every segmenter alone and in the cascade."""
     patients = patient_scores_by_model(scores)
     first = scores[(scores.model == scores.model.iloc[0]) & (scores["mode"] == "alone")]
     result = {"patients": int(first.patient.nunique()), "slices": len(first), "tumour slices": int(first.tumour.sum()),
@@ -161,6 +171,9 @@ def report(scores, seconds, threshold):
     if first.p_tumour.notna().all():
         result["classifier"] = scoring.classifier_scores(first.tumour.to_numpy(), first.p_tumour.to_numpy(float),
                                                              threshold)
+    for name in (n for n in CLASSIFIERS[1:] if f"p_{n}" in first):
+        result[name] = scoring.classifier_scores(first.tumour.to_numpy(), first[f"p_{name}"].to_numpy(float),
+                                                 (thresholds or {}).get(name, 0.5))
     for (name, mode), part in scores.groupby(["model", "mode"], sort=False):
         rows = patients[(patients.model == name) & (patients["mode"] == mode)]
         cost = seconds.get("classifier", 0.0) if mode == "cascade" else 0.0
@@ -213,7 +226,7 @@ def main(argv=None):
         models = load_current_models(args.artifacts)
     except (DataError, FileNotFoundError) as err:
         parser.exit(1, f"error: {err}\n")
-    threshold = artifacts.classifier_threshold(args.artifacts)
+    threshold, *others = (artifacts.classifier_threshold(args.artifacts, name) for name in CLASSIFIERS)
     per_volume = [name for name in models if artifacts.per_volume(args.artifacts / name)]
     cropped = [name for name in per_volume if name in RECIPE_UNETS and RECIPE_UNETS[name].crop]
     ensemble = saved_ensemble(args.artifacts)
@@ -223,12 +236,12 @@ def main(argv=None):
         ensemble = []
     scores, seconds = run(slices, models, flip=args.flip, largest_component=args.largest_component, per_volume=per_volume,
                           cropped=cropped, ensemble=ensemble, native=args.native)
-    result = {**report(scores, seconds, threshold), "flip": args.flip, "largest component": args.largest_component,
+    result = {**report(scores, seconds, threshold, dict(zip(CLASSIFIERS[1:], others))), "flip": args.flip, "largest component": args.largest_component,
               "native": args.native}
     print(report_table(result).drop(columns=["segmented share"]).to_string(float_format="{:.3f}".format))
-    if "classifier" in result:
-        print(f"Classifier at threshold {threshold:.2f}: accuracy {result['classifier']['accuracy']:.3f}, "
-              f"AUC {result['classifier']['auc']:.3f}.")
+    for name in (n for n in CLASSIFIERS if n in result):
+        print(f"{name.capitalize()} at threshold {result[name]['threshold']:.2f}: accuracy {result[name]['accuracy']:.3f}, "
+              f"AUC {result[name]['auc']:.3f}.")
     write(out, scores, result, force=args.force)
     print(f"Wrote {', '.join(FILES)} to {out}.")
 

@@ -130,6 +130,29 @@ def test_the_per_volume_unet_of_chapter_8_is_evaluated_on_intensities_per_volume
     assert alone["unet_volume"] > 0.2 * 48 * SIZE * SIZE
 
 
+def test_a_classifier_trained_per_volume_is_scored_beside_the_chapters_at_its_own_threshold(kaggle_dir, artifacts,
+                                                                                           tmp_path, capsys):
+    from lgg_utils import artifacts as saved, training, volumes
+
+    # A stand-in whose tumour probability is 0.5 where the mean FLAIR is 0 and above it where brighter: about one
+    # half on intensities standardised per volume, far above it on intensities divided by 255.
+    flair = keras.Sequential([keras.Input((SIZE, SIZE, 3)), keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(2, activation="softmax")])
+    flair.layers[-1].set_weights([np.array([[0.0, 0.0], [0.0, 50.0], [0.0, 0.0]]), np.zeros(2)])
+    table = volumes.volume_table(evaluate.slice_table(kaggle_dir, progress=False), progress=False)
+    folder = artifacts / "classifier_volume"
+    saved.save(folder, flair, pd.DataFrame({"loss": [1.0]}).rename_axis("epoch"),
+               saved.fingerprint(training.RECIPES["classifier"], volumes=table))
+    saved.save_metrics(folder, {"train": {"threshold": 0.7}})
+    evaluate.main(["--data", str(kaggle_dir), "--artifacts", str(artifacts), "--out", str(tmp_path / "out")])
+    result = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert set(result["segmenters"]) == {"unet"}  # a classifier, not a segmenter
+    assert result["classifier_volume"]["threshold"] == 0.7 and result["classifier"]["threshold"] == 0.5
+    slices = pd.read_csv(tmp_path / "out" / "slices.csv")
+    assert slices.p_classifier_volume.between(0.01, 0.99).mean() > 0.5  # standardised, not divided by 255
+    assert "Classifier_volume at threshold 0.70" in capsys.readouterr().out
+
+
 def test_a_unet_cropped_to_the_brain_has_its_masks_put_back_in_the_whole_slice(kaggle_dir, monkeypatch):
     from lgg_utils import volumes
 
