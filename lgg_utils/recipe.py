@@ -241,18 +241,13 @@ def scored_runs(runs, parts, preparation):
     """Each run's (name -> (model, history)) ``predictions`` of ``parts``, with the volumes ``preparation(name)``
     gives, its training minutes and its ``post_processed_scores``: three dicts by run."""
     predicted = {run: predictions(model, parts, preparation(run)) for run, (model, _) in runs.items()}
-    minutes = {run: training_minutes(history) for run, (_, history) in runs.items()}
+    minutes = {run: training.training_minutes(history) for run, (_, history) in runs.items()}
     return predicted, minutes, {run: post_processed_scores(predicted[run], parts) for run in runs}
 
 
 def patient_dice(scored):
     """One model's per-patient Dice by (post-processing, split), from its ``post_processed_scores``."""
     return {key: scoring.patient_scores(scores).dice for key, scores in scored.items()}
-
-
-def training_minutes(history):
-    """A training history's minutes (NaN where its seconds were not recorded)."""
-    return history["seconds"].sum() / 60 if "seconds" in history else np.nan
 
 
 def seed_profile(profile, seed):

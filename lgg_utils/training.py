@@ -294,6 +294,23 @@ def saved_scores(name, model, slices, split, profile):
     return saved
 
 
+def training_minutes(history):
+    """A training history's minutes (NaN where its seconds were not recorded)."""
+    return history["seconds"].sum() / 60 if "seconds" in history else np.nan
+
+
+def write_classifier_rows(path, folder, results, minutes):
+    """Write a classifier's scores (``score_splits``: a row per split) with its training ``minutes`` into the CSV
+    ``path`` as model ``folder``'s rows, replacing that model's earlier rows only; returns the table."""
+    rows = pd.DataFrame(results).T.rename_axis("split").reset_index().assign(**{"training minutes": minutes})
+    rows.insert(0, "model", folder)
+    path = Path(path)
+    earlier = pd.read_csv(path) if path.exists() else rows.iloc[:0]
+    table = pd.concat([earlier[earlier.model != folder], rows], ignore_index=True)
+    table.to_csv(path, index=False)
+    return table
+
+
 def results_table(results):
     """``score_splits``'s results as one table: a column per split (classifier) or a row block per split."""
     if all(np.isscalar(v) for v in next(iter(results.values())).values()):
@@ -317,16 +334,24 @@ def main(argv=None):
     parser.add_argument("--per-volume", action="store_true",
                         help=f"intensities prepared per patient volume (chapter 8's first step) instead of divided by "
                              f"255; the model is saved as <model>{PER_VOLUME}")
+    parser.add_argument("--out", type=Path, help="a classifier's scores also into this CSV, a row per split (replacing "
+                                                 "the model's earlier rows)")
     args = parser.parse_args(argv)
     name, profile = args.model, get_profile()
+    if args.out and RECIPES[name].target != "label":
+        parser.error(f"--out writes a classifier's scores; {name} is a segmenter (its scores are in metrics.json).")
     reproducible(profile.seed)
     slices, split = course_data(profile, find_data_dir(), progress=True)
     volumes = volume_table(slices)[STATS] if args.per_volume else None
     folder = artifacts_dir(profile) / (name + (PER_VOLUME if args.per_volume else ""))
     model, history, trained = train_model(name, slices, split, profile, folder, volumes=volumes)
     print(f"{folder.name}: {'trained' if trained else 'loaded'}, {len(history)} epochs "
-          f"({duration(history['seconds'].sum())} of training), profile {profile.name}")
-    print(results_table(score_and_save(name, model, slices, split, profile, volumes=volumes, folder=folder)).round(3).to_string())
+          f"({duration(60 * training_minutes(history))} of training), profile {profile.name}")
+    results = score_and_save(name, model, slices, split, profile, volumes=volumes, folder=folder)
+    print(results_table(results).round(3).to_string())
+    if args.out:
+        write_classifier_rows(args.out, folder.name, results, training_minutes(history))
+        print(f"Wrote {folder.name}'s rows to {args.out}.")
 
 
 if __name__ == "__main__":

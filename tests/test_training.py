@@ -99,6 +99,25 @@ def test_command_line_trains_scores_and_writes_metrics(tmp_path, monkeypatch, ca
     assert "volumes" in artifacts.read_fingerprint(folder) and (folder / "metrics.json").exists()
 
 
+def test_a_classifiers_rows_replace_its_own_in_the_table_and_keep_the_others(tmp_path):
+    path = tmp_path / "classifiers.csv"
+    scores = {split: {"threshold": 0.5, "accuracy": 0.8, "auc": 0.9} for split in ("train", "val", "test")}
+    training.write_classifier_rows(path, "classifier", scores, 30.0)
+    training.write_classifier_rows(path, "classifier_volume", scores, 40.0)
+    better = {split: {**values, "auc": 0.95} for split, values in scores.items()}
+    table = training.write_classifier_rows(path, "classifier_volume", better, 41.0)
+    assert table.equals(pd.read_csv(path))
+    assert table.groupby("model").size().to_dict() == {"classifier": 3, "classifier_volume": 3}
+    assert table.groupby("model")["auc"].max().to_dict() == {"classifier": 0.9, "classifier_volume": 0.95}
+    assert list(table.split[:3]) == ["train", "val", "test"] and table["training minutes"].iloc[-1] == 41.0
+
+
+def test_the_command_writes_only_a_classifiers_scores_to_a_table(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        training.main(["unet", "--out", str(tmp_path / "scores.csv")])
+    assert "unet is a segmenter" in capsys.readouterr().err and not (tmp_path / "scores.csv").exists()
+
+
 def test_a_classifier_is_scored_with_the_intensities_it_was_trained_on(monkeypatch):
     from lgg_utils import scoring
 
