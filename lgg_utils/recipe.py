@@ -24,6 +24,9 @@ The table keeps each row's per-patient Dice, so a step added to it later (``--st
 study recipe patient by patient without the study recipe's model. With every step scored, the ensemble of the
 steps chosen on validation (``ENSEMBLE``) is scored too and its members saved beside the models
 (``ENSEMBLE_FILE``), where the evaluation command finds them.
+``LAPTOP_CLASSIFIERS`` holds chapter 2's classifier and the same classifier on intensities per volume (the
+chapter's last section), written by ``python -m lgg_utils.training classifier [--per-volume] --out
+lgg_utils/results/laptop_classifiers.csv``.
 """
 import argparse
 import dataclasses
@@ -48,6 +51,7 @@ LAPTOP_EARLIER = Path(__file__).parent / "results" / "laptop_recipe_earlier.csv"
 LAPTOP_SEEDS = Path(__file__).parent / "results" / "laptop_seeds.csv"
 LAPTOP_THRESHOLDS = Path(__file__).parent / "results" / "laptop_thresholds.csv"
 LAPTOP_LATER = Path(__file__).parent / "results" / "laptop_later.csv"
+LAPTOP_CLASSIFIERS = Path(__file__).parent / "results" / "laptop_classifiers.csv"  # chapter 2's and per volume
 BACKGROUND = 0.05  # FLAIR (divided by 255) at or below this is outside the brain, for the intensity figure
 
 
