@@ -9,8 +9,8 @@ and in the cascade (the classifier gates it, ``scoring.gate``). A model trained 
 volume (chapter 8's UNets, ``recipe.STEPS``, and a model of the training command's ``--per-volume``,
 ``<model>_volume``, a classifier too) gets the patient's intensities prepared so (a step made with ``crop``, its
 slices cropped and its masks put back in place), the one trained on neighbouring slices each slice with its
-neighbours, and their ensemble (``recipe.ENSEMBLE``, where the recipe command saved its members) is scored as
-one more segmenter. Model time is measured on images
+neighbours; the ensemble of chapter 8's steps (``recipe.ENSEMBLE``, where the recipe command saved its members) is
+scored as one more segmenter. Model time is measured on images
 already in memory, so it compares the models, not the disk.
 """
 import argparse
@@ -28,14 +28,15 @@ from . import artifacts, scoring
 from .data import DataError, slice_table
 from .pipeline import SEQUENCES, box_rows, for_channels, load_arrays, uncrop
 from .recipe import ENSEMBLE, STEPS, mean_probability, saved_ensemble
-from .training import PER_VOLUME, RECIPES, SEGMENTERS
+from .training import RECIPES, SEGMENTERS, per_volume_name
 from .volumes import STATS, volume_table
 
 RECIPE_UNETS = {step.folder: step for step in STEPS.values() if step.folder}  # chapter 8's UNets, by their folders
-PER_VOLUME_MODELS = {name + PER_VOLUME: recipe for name, recipe in RECIPES.items()}  # the training command's --per-volume
+PER_VOLUME_MODELS = {per_volume_name(name): recipe for name, recipe in RECIPES.items()}  # the training command's --per-volume
 SAVED = {**RECIPES, **PER_VOLUME_MODELS, **{folder: step.recipe for folder, step in RECIPE_UNETS.items()}}  # every model a folder may hold
-CLASSIFIERS = tuple(name for name, recipe in SAVED.items() if recipe.target == "label")  # the first gates the cascade
-RETRAIN = {**{name: f"python -m lgg_utils.training {name.removesuffix(PER_VOLUME)} --per-volume" for name in PER_VOLUME_MODELS},
+GATE = "classifier"  # chapter 2's classifier gates the cascade
+OTHER_CLASSIFIERS = tuple(name for name, recipe in SAVED.items() if recipe.target == "label" and name != GATE)
+RETRAIN = {**{per_volume_name(name): f"python -m lgg_utils.training {name} --per-volume" for name in RECIPES},
            **dict.fromkeys(RECIPE_UNETS, "python -m lgg_utils.recipe")}  # the command that retrains a stale model
 
 FILES = ("slices.csv", "patients.csv", "summary.json")
@@ -43,12 +44,12 @@ FILES = ("slices.csv", "patients.csv", "summary.json")
 
 def load_current_models(folder):
     """The models of an artifacts folder whose fingerprint matches the current code (``artifacts.load_models``),
-    chapter 8's UNets included; says which were left out as stale, and refuses a folder without a current
-    segmenter."""
+    chapter 8's UNets and the training command's ``<model>_volume`` included; says which were left out as stale, and
+    refuses a folder without a current segmenter."""
     models, stale = artifacts.load_models(folder, SAVED, RETRAIN)
     for reason in stale.values():
         print(f"Left out: {reason}")
-    if set(models) <= set(CLASSIFIERS):
+    if set(models) <= {GATE, *OTHER_CLASSIFIERS}:
         raise FileNotFoundError(
             f"No current trained segmenter in {folder}: expected <model>/model.keras for one of "
             f"{', '.join(SEGMENTERS)}. Train them with `make book` (fast profile) or `python -m lgg_utils.training unet` (LGG_PROFILE "
@@ -106,7 +107,7 @@ def run(slices, models, progress=True, flip=False, largest_component=False, per_
     component), as the published per-patient Dice is, instead of at the models' size."""
     size = next(iter(models.values())).input_shape[1]
     side = scoring.stored_size(slices) if native else None
-    classifier = models.get("classifier")
+    classifier = models.get(GATE)
     for model in models.values():  # warm up, so the first patient's time is not the set-up's
         _predict(model, np.zeros((1, *model.input_shape[1:]), "float32"))
     rows, seconds = [], Counter()
@@ -117,11 +118,11 @@ def run(slices, models, progress=True, flip=False, largest_component=False, per_
             truth = load_arrays(part, side)[1]
         table = volume_table(part, progress=False, crop=bool(cropped)) if per_volume else None
         inputs = model_inputs(part, size, models, images, table, per_volume, cropped)
-        tumour_probability = _timed(classifier, images, seconds, "classifier", flip)[:, 1] if classifier else None
+        tumour_probability = _timed(classifier, images, seconds, GATE, flip)[:, 1] if classifier else None
         other_classifiers = {f"p_{name}": _timed(models[name], inputs[name], seconds, name, flip)[:, 1]
-                             for name in CLASSIFIERS[1:] if name in models}
+                             for name in OTHER_CLASSIFIERS if name in models}
         predicted = {}
-        for name in (n for n in models if n not in CLASSIFIERS):
+        for name in (n for n in models if n != GATE and n not in OTHER_CLASSIFIERS):
             predicted[name] = _timed(models[name], inputs[name], seconds, name, flip)
             if name in cropped:
                 predicted[name] = uncrop(predicted[name], box_rows(part, table))
@@ -161,22 +162,22 @@ def _segmenter_report(part, patients, seconds, classifier_seconds):
             "ms per slice": 1000 * (seconds * part.segmented.mean() + classifier_seconds)}
 
 
-def report(scores, seconds, threshold, thresholds=None):
-    """The JSON summary: counts, the classifier at ``threshold`` (another classifier at its own in ``thresholds``,
-    name -> threshold, default 0.5), every segmenter alone and in the cascade."""
+def report(scores, seconds, threshold, others=None):
+    """The JSON summary: counts, the classifier at ``threshold``, other classifiers at theirs (``others``: name ->
+    threshold), every segmenter alone and in the cascade."""
     patients = patient_scores_by_model(scores)
     first = scores[(scores.model == scores.model.iloc[0]) & (scores["mode"] == "alone")]
     result = {"patients": int(first.patient.nunique()), "slices": len(first), "tumour slices": int(first.tumour.sum()),
               "cascade skips below": scoring.CASCADE_SKIP, "segmenters": {}}
     if first.p_tumour.notna().all():
-        result["classifier"] = scoring.classifier_scores(first.tumour.to_numpy(), first.p_tumour.to_numpy(float),
+        result[GATE] = scoring.classifier_scores(first.tumour.to_numpy(), first.p_tumour.to_numpy(float),
                                                              threshold)
-    for name in (n for n in CLASSIFIERS[1:] if f"p_{n}" in first):
-        result[name] = scoring.classifier_scores(first.tumour.to_numpy(), first[f"p_{name}"].to_numpy(float),
-                                                 (thresholds or {}).get(name, 0.5))
+    for name, other in (others or {}).items():
+        if f"p_{name}" in first:
+            result[name] = scoring.classifier_scores(first.tumour.to_numpy(), first[f"p_{name}"].to_numpy(float), other)
     for (name, mode), part in scores.groupby(["model", "mode"], sort=False):
         rows = patients[(patients.model == name) & (patients["mode"] == mode)]
-        cost = seconds.get("classifier", 0.0) if mode == "cascade" else 0.0
+        cost = seconds.get(GATE, 0.0) if mode == "cascade" else 0.0
         result["segmenters"].setdefault(name, {})[mode] = _segmenter_report(part, rows, seconds[name], cost)
     return result
 
@@ -226,7 +227,8 @@ def main(argv=None):
         models = load_current_models(args.artifacts)
     except (DataError, FileNotFoundError) as err:
         parser.exit(1, f"error: {err}\n")
-    threshold, *others = (artifacts.classifier_threshold(args.artifacts, name) for name in CLASSIFIERS)
+    threshold = artifacts.classifier_threshold(args.artifacts, GATE)
+    others = {name: artifacts.classifier_threshold(args.artifacts, name) for name in OTHER_CLASSIFIERS}
     per_volume = [name for name in models if artifacts.per_volume(args.artifacts / name)]
     cropped = [name for name in per_volume if name in RECIPE_UNETS and RECIPE_UNETS[name].crop]
     ensemble = saved_ensemble(args.artifacts)
@@ -236,11 +238,11 @@ def main(argv=None):
         ensemble = []
     scores, seconds = run(slices, models, flip=args.flip, largest_component=args.largest_component, per_volume=per_volume,
                           cropped=cropped, ensemble=ensemble, native=args.native)
-    result = {**report(scores, seconds, threshold, dict(zip(CLASSIFIERS[1:], others))), "flip": args.flip, "largest component": args.largest_component,
+    result = {**report(scores, seconds, threshold, others), "flip": args.flip, "largest component": args.largest_component,
               "native": args.native}
     print(report_table(result).drop(columns=["segmented share"]).to_string(float_format="{:.3f}".format))
-    for name in (n for n in CLASSIFIERS if n in result):
-        print(f"{name.capitalize()} at threshold {result[name]['threshold']:.2f}: accuracy {result[name]['accuracy']:.3f}, "
+    for name in (n for n in (GATE, *OTHER_CLASSIFIERS) if n in result):
+        print(f"{name} at threshold {result[name]['threshold']:.2f}: accuracy {result[name]['accuracy']:.3f}, "
               f"AUC {result[name]['auc']:.3f}.")
     write(out, scores, result, force=args.force)
     print(f"Wrote {', '.join(FILES)} to {out}.")

@@ -299,14 +299,17 @@ def training_minutes(history):
     return history["seconds"].sum() / 60 if "seconds" in history else np.nan
 
 
-def write_classifier_rows(path, folder, results, minutes):
+def write_classifier_rows(path, model, results, minutes):
     """Write a classifier's scores (``score_splits``: a row per split) with its training ``minutes`` into the CSV
-    ``path`` as model ``folder``'s rows, replacing that model's earlier rows only; returns the table."""
+    ``path`` as the rows of ``model`` (its artifact folder's name), replacing that model's earlier rows only; returns
+    the table."""
     rows = pd.DataFrame(results).T.rename_axis("split").reset_index().assign(**{"training minutes": minutes})
-    rows.insert(0, "model", folder)
+    rows.insert(0, "model", model)
     path = Path(path)
     earlier = pd.read_csv(path) if path.exists() else rows.iloc[:0]
-    table = pd.concat([earlier[earlier.model != folder], rows], ignore_index=True)
+    if "model" not in earlier:
+        raise ValueError(f"{path} is not a table of classifiers' scores (no 'model' column): choose another --out.")
+    table = pd.concat([earlier[earlier.model != model], rows], ignore_index=True)
     table.to_csv(path, index=False)
     return table
 
@@ -321,9 +324,24 @@ def results_table(results):
 PER_VOLUME = "_volume"  # added to a model's folder name when trained with intensities per patient volume
 
 
+def per_volume_name(name):
+    """The artifact folder's name of model ``name`` trained on intensities prepared per patient volume."""
+    return name + PER_VOLUME
+
+
+def train_and_score(name, slices, split, profile, volumes=None):
+    """Train (or load) model ``name`` in the profile's artifacts folder (with ``volumes``, on intensities prepared
+    per patient volume, as ``per_volume_name(name)``), score it (``score_splits``) and save the scores beside it;
+    returns the model, its history, whether it was trained now, and the scores."""
+    folder = artifacts_dir(profile) / (name if volumes is None else per_volume_name(name))
+    model, history, trained = train_model(name, slices, split, profile, folder, volumes=volumes)
+    return model, history, trained, score_and_save(name, model, slices, split, profile, volumes=volumes, folder=folder)
+
+
 def main(argv=None):
-    """Command line: train (or load) a model in the active profile, score it on val and test (a classifier on
-    train too), save metrics.json."""
+    """Command line: train (or load) a model in the active profile (with --per-volume, on intensities prepared per
+    patient volume), score it on val and test (a classifier on train too), save metrics.json (with --out, a
+    classifier's scores also into a table)."""
     from .config import get_profile
     from .data import find_data_dir
     from .splits import course_data
@@ -340,18 +358,20 @@ def main(argv=None):
     name, profile = args.model, get_profile()
     if args.out and RECIPES[name].target != "label":
         parser.error(f"--out writes a classifier's scores; {name} is a segmenter (its scores are in metrics.json).")
+    if args.out and (args.out.is_dir() or not args.out.parent.is_dir()):
+        parser.error(f"--out {args.out}: expected a CSV file in an existing folder.")
     reproducible(profile.seed)
     slices, split = course_data(profile, find_data_dir(), progress=True)
     volumes = volume_table(slices)[STATS] if args.per_volume else None
-    folder = artifacts_dir(profile) / (name + (PER_VOLUME if args.per_volume else ""))
-    model, history, trained = train_model(name, slices, split, profile, folder, volumes=volumes)
-    print(f"{folder.name}: {'trained' if trained else 'loaded'}, {len(history)} epochs "
-          f"({duration(60 * training_minutes(history))} of training), profile {profile.name}")
-    results = score_and_save(name, model, slices, split, profile, volumes=volumes, folder=folder)
+    model_name = name if volumes is None else per_volume_name(name)
+    _, history, trained, results = train_and_score(name, slices, split, profile, volumes)
+    minutes = training_minutes(history)
+    took = f" ({duration(60 * minutes)} of training)" if np.isfinite(minutes) else ""
+    print(f"{model_name}: {'trained' if trained else 'loaded'}, {len(history)} epochs{took}, profile {profile.name}")
     print(results_table(results).round(3).to_string())
     if args.out:
-        write_classifier_rows(args.out, folder.name, results, training_minutes(history))
-        print(f"Wrote {folder.name}'s rows to {args.out}.")
+        write_classifier_rows(args.out, model_name, results, minutes)
+        print(f"Wrote {model_name}'s rows to {args.out}.")
 
 
 if __name__ == "__main__":

@@ -150,7 +150,7 @@ def test_a_classifier_trained_per_volume_is_scored_beside_the_chapters_at_its_ow
     assert result["classifier_volume"]["threshold"] == 0.7 and result["classifier"]["threshold"] == 0.5
     slices = pd.read_csv(tmp_path / "out" / "slices.csv")
     assert slices.p_classifier_volume.between(0.01, 0.99).mean() > 0.5  # standardised, not divided by 255
-    assert "Classifier_volume at threshold 0.70" in capsys.readouterr().out
+    assert "classifier_volume at threshold 0.70" in capsys.readouterr().out
 
 
 def test_a_unet_cropped_to_the_brain_has_its_masks_put_back_in_the_whole_slice(kaggle_dir, monkeypatch):

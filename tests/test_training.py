@@ -112,10 +112,18 @@ def test_a_classifiers_rows_replace_its_own_in_the_table_and_keep_the_others(tmp
     assert list(table.split[:3]) == ["train", "val", "test"] and table["training minutes"].iloc[-1] == 41.0
 
 
-def test_the_command_writes_only_a_classifiers_scores_to_a_table(tmp_path, capsys):
+def test_the_command_writes_only_a_classifiers_scores_to_a_table_it_can_write(tmp_path, capsys):
     with pytest.raises(SystemExit):
         training.main(["unet", "--out", str(tmp_path / "scores.csv")])
     assert "unet is a segmenter" in capsys.readouterr().err and not (tmp_path / "scores.csv").exists()
+    for out in (tmp_path, tmp_path / "missing" / "scores.csv"):  # a folder; a file in a folder that is not there
+        with pytest.raises(SystemExit):
+            training.main(["classifier", "--out", str(out)])
+        assert "expected a CSV file in an existing folder" in capsys.readouterr().err
+    (tmp_path / "other.csv").write_text("step,dice\nstudy recipe,0.8\n")
+    with pytest.raises(ValueError, match="not a table of classifiers' scores"):
+        training.write_classifier_rows(tmp_path / "other.csv", "classifier", {"test": {"auc": 0.9}}, 1.0)
+    assert (tmp_path / "other.csv").read_text() == "step,dice\nstudy recipe,0.8\n"  # left as it was
 
 
 def test_a_classifier_is_scored_with_the_intensities_it_was_trained_on(monkeypatch):
