@@ -36,6 +36,7 @@ PER_VOLUME_MODELS = {per_volume_name(name): recipe for name, recipe in RECIPES.i
 SAVED = {**RECIPES, **PER_VOLUME_MODELS, **{folder: step.recipe for folder, step in RECIPE_UNETS.items()}}  # every model a folder may hold
 GATE = "classifier"  # chapter 2's classifier gates the cascade
 OTHER_CLASSIFIERS = tuple(name for name, recipe in SAVED.items() if recipe.target == "label" and name != GATE)
+CLASSIFIERS = (GATE, *OTHER_CLASSIFIERS)
 RETRAIN = {**{per_volume_name(name): f"python -m lgg_utils.training {name} --per-volume" for name in RECIPES},
            **dict.fromkeys(RECIPE_UNETS, "python -m lgg_utils.recipe")}  # the command that retrains a stale model
 
@@ -49,7 +50,7 @@ def load_current_models(folder):
     models, stale = artifacts.load_models(folder, SAVED, RETRAIN)
     for reason in stale.values():
         print(f"Left out: {reason}")
-    if set(models) <= {GATE, *OTHER_CLASSIFIERS}:
+    if set(models) <= set(CLASSIFIERS):
         raise FileNotFoundError(
             f"No current trained segmenter in {folder}: expected <model>/model.keras for one of "
             f"{', '.join(SEGMENTERS)}. Train them with `make book` (fast profile) or `python -m lgg_utils.training unet` (LGG_PROFILE "
@@ -122,7 +123,7 @@ def run(slices, models, progress=True, flip=False, largest_component=False, per_
         other_classifiers = {f"p_{name}": _timed(models[name], inputs[name], seconds, name, flip)[:, 1]
                              for name in OTHER_CLASSIFIERS if name in models}
         predicted = {}
-        for name in (n for n in models if n != GATE and n not in OTHER_CLASSIFIERS):
+        for name in (n for n in models if n not in CLASSIFIERS):
             predicted[name] = _timed(models[name], inputs[name], seconds, name, flip)
             if name in cropped:
                 predicted[name] = uncrop(predicted[name], box_rows(part, table))
@@ -170,8 +171,7 @@ def report(scores, seconds, threshold, others=None):
     result = {"patients": int(first.patient.nunique()), "slices": len(first), "tumour slices": int(first.tumour.sum()),
               "cascade skips below": scoring.CASCADE_SKIP, "segmenters": {}}
     if first.p_tumour.notna().all():
-        result[GATE] = scoring.classifier_scores(first.tumour.to_numpy(), first.p_tumour.to_numpy(float),
-                                                             threshold)
+        result[GATE] = scoring.classifier_scores(first.tumour.to_numpy(), first.p_tumour.to_numpy(float), threshold)
     for name, other in (others or {}).items():
         if f"p_{name}" in first:
             result[name] = scoring.classifier_scores(first.tumour.to_numpy(), first[f"p_{name}"].to_numpy(float), other)
@@ -241,7 +241,7 @@ def main(argv=None):
     result = {**report(scores, seconds, threshold, others), "flip": args.flip, "largest component": args.largest_component,
               "native": args.native}
     print(report_table(result).drop(columns=["segmented share"]).to_string(float_format="{:.3f}".format))
-    for name in (n for n in (GATE, *OTHER_CLASSIFIERS) if n in result):
+    for name in (n for n in CLASSIFIERS if n in result):
         print(f"{name} at threshold {result[name]['threshold']:.2f}: accuracy {result[name]['accuracy']:.3f}, "
               f"AUC {result[name]['auc']:.3f}.")
     write(out, scores, result, force=args.force)
