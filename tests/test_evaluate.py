@@ -1,6 +1,7 @@
 """The evaluation command: outputs, the cascade, and its refusals (no patients, unreadable file, no models,
 an existing output folder)."""
 import json
+import shutil
 
 import keras
 import numpy as np
@@ -74,6 +75,16 @@ def test_artifacts_without_models_name_the_training_command(kaggle_dir, tmp_path
     with pytest.raises(SystemExit):
         evaluate.main(["--data", str(kaggle_dir), "--artifacts", str(tmp_path), "--out", str(tmp_path / "o")])
     assert "python -m lgg_utils.training unet" in capsys.readouterr().err
+
+
+def test_a_stale_model_of_chapter_8_names_the_command_that_retrains_its_step_alone(kaggle_dir, artifacts, tmp_path,
+                                                                                 capsys):
+    shutil.copytree(artifacts / "unet", artifacts / "unet_rotate_scale")
+    (artifacts / "unet_rotate_scale" / "fingerprint.json").unlink()
+    evaluate.main(["--data", str(kaggle_dir), "--artifacts", str(artifacts), "--out", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert "unet_rotate_scale is stale" in out
+    assert "python -m lgg_utils.recipe --steps '+ rotation and scaling'" in out
 
 
 def test_existing_output_is_kept_unless_forced(kaggle_dir, artifacts, tmp_path, capsys):
