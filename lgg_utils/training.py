@@ -299,17 +299,23 @@ def training_minutes(history):
     return history["seconds"].sum() / 60 if "seconds" in history else np.nan
 
 
-def write_classifier_rows(path, model, results, minutes):
+RUN_COLUMNS = ("model", "profile", "seed", "split seed")  # what names one classifier's run in a table of them
+
+
+def write_classifier_rows(path, model, results, minutes, profile):
     """Write a classifier's scores (``score_splits``: a row per split) with its training ``minutes`` into the CSV
-    ``path`` as the rows of ``model`` (its artifact folder's name), replacing that model's earlier rows only; returns
-    the table."""
+    ``path`` as the rows of its run (``RUN_COLUMNS``: ``model``, its artifact folder's name, and the ``profile``'s
+    name, seed and split seed), replacing that run's earlier rows only; returns the table."""
+    run = {"model": model, "profile": profile.name, "seed": profile.seed, "split seed": profile.patient_seed}
     rows = pd.DataFrame(results).T.rename_axis("split").reset_index().assign(**{"training minutes": minutes})
-    rows.insert(0, "model", model)
+    rows = pd.concat([pd.DataFrame([run] * len(rows)), rows], axis=1)
     path = Path(path)
     earlier = pd.read_csv(path) if path.exists() else rows.iloc[:0]
-    if "model" not in earlier:
-        raise ValueError(f"{path} is not a table of classifiers' scores (no 'model' column): choose another --out.")
-    table = pd.concat([earlier[earlier.model != model], rows], ignore_index=True)
+    if not set(RUN_COLUMNS) <= set(earlier):
+        raise ValueError(f"{path} is not a table of classifiers' scores (expected the columns {', '.join(RUN_COLUMNS)}): "
+                         "choose another --out.")
+    same_run = (earlier[list(RUN_COLUMNS)] == pd.Series(run)).all(axis=1)
+    table = pd.concat([earlier[~same_run], rows], ignore_index=True)
     table.to_csv(path, index=False)
     return table
 
@@ -353,7 +359,7 @@ def main(argv=None):
                         help=f"intensities prepared per patient volume (chapter 8's first step) instead of divided by "
                              f"255; the model is saved as <model>{PER_VOLUME}")
     parser.add_argument("--out", type=Path, help="a classifier's scores also into this CSV, a row per split (replacing "
-                                                 "the model's earlier rows)")
+                                                 "the earlier rows of the same model, profile, seed and split seed)")
     args = parser.parse_args(argv)
     name, profile = args.model, get_profile()
     if args.out and RECIPES[name].target != "label":
@@ -370,7 +376,7 @@ def main(argv=None):
     print(f"{model_name}: {'trained' if trained else 'loaded'}, {len(history)} epochs{took}, profile {profile.name}")
     print(results_table(results).round(3).to_string())
     if args.out:
-        write_classifier_rows(args.out, model_name, results, minutes)
+        write_classifier_rows(args.out, model_name, results, minutes, profile)
         print(f"Wrote {model_name}'s rows to {args.out}.")
 
 

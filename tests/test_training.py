@@ -1,3 +1,5 @@
+import dataclasses
+
 import keras
 import numpy as np
 import pandas as pd
@@ -99,17 +101,22 @@ def test_command_line_trains_scores_and_writes_metrics(tmp_path, monkeypatch, ca
     assert "volumes" in artifacts.read_fingerprint(folder) and (folder / "metrics.json").exists()
 
 
-def test_a_classifiers_rows_replace_its_own_in_the_table_and_keep_the_others(tmp_path):
-    path = tmp_path / "classifiers.csv"
+def test_a_classifiers_rows_replace_its_own_run_in_the_table_and_keep_the_others(tmp_path):
+    path, laptop = tmp_path / "classifiers.csv", config.get_profile("laptop")
     scores = {split: {"threshold": 0.5, "accuracy": 0.8, "auc": 0.9} for split in ("train", "val", "test")}
-    training.write_classifier_rows(path, "classifier", scores, 30.0)
-    training.write_classifier_rows(path, "classifier_volume", scores, 40.0)
+    training.write_classifier_rows(path, "classifier", scores, 30.0, laptop)
+    training.write_classifier_rows(path, "classifier_volume", scores, 40.0, laptop)
+    other_seed = dataclasses.replace(laptop, seed=1, split_seed=laptop.patient_seed)  # the same split
+    training.write_classifier_rows(path, "classifier_volume", scores, 42.0, other_seed)
     better = {split: {**values, "auc": 0.95} for split, values in scores.items()}
-    table = training.write_classifier_rows(path, "classifier_volume", better, 41.0)
+    table = training.write_classifier_rows(path, "classifier_volume", better, 41.0, laptop)
     assert table.equals(pd.read_csv(path))
-    assert table.groupby("model").size().to_dict() == {"classifier": 3, "classifier_volume": 3}
-    assert table.groupby("model")["auc"].max().to_dict() == {"classifier": 0.9, "classifier_volume": 0.95}
+    assert table.groupby(["model", "seed"]).size().to_dict() == {("classifier", 42): 3, ("classifier_volume", 1): 3,
+                                                                ("classifier_volume", 42): 3}
+    assert table.groupby(["model", "seed"])["auc"].max().to_dict() == {
+        ("classifier", 42): 0.9, ("classifier_volume", 1): 0.9, ("classifier_volume", 42): 0.95}
     assert list(table.split[:3]) == ["train", "val", "test"] and table["training minutes"].iloc[-1] == 41.0
+    assert set(table["split seed"]) == {laptop.patient_seed} and set(table.profile) == {"laptop"}
 
 
 def test_the_command_writes_only_a_classifiers_scores_to_a_table_it_can_write(tmp_path, capsys):
@@ -122,7 +129,8 @@ def test_the_command_writes_only_a_classifiers_scores_to_a_table_it_can_write(tm
         assert "expected a CSV file in an existing folder" in capsys.readouterr().err
     (tmp_path / "other.csv").write_text("step,dice\nstudy recipe,0.8\n")
     with pytest.raises(ValueError, match="not a table of classifiers' scores"):
-        training.write_classifier_rows(tmp_path / "other.csv", "classifier", {"test": {"auc": 0.9}}, 1.0)
+        training.write_classifier_rows(tmp_path / "other.csv", "classifier", {"test": {"auc": 0.9}}, 1.0,
+                                       config.get_profile("laptop"))
     assert (tmp_path / "other.csv").read_text() == "step,dice\nstudy recipe,0.8\n"  # left as it was
 
 
