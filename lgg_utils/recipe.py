@@ -26,7 +26,8 @@ steps chosen on validation (``ENSEMBLE``) is scored too and its members saved be
 (``ENSEMBLE_FILE``), where the evaluation command finds them.
 ``LAPTOP_CLASSIFIERS`` holds chapter 2's classifier and the same classifier on intensities per volume (the
 chapter's last section), written by ``python -m lgg_utils.training classifier [--per-volume] --out
-lgg_utils/results/laptop_classifiers.csv``.
+lgg_utils/results/laptop_classifiers.csv``, each run with the profile's seed (42) and again with
+``LGG_SEED=1 LGG_SPLIT_SEED=42`` (the same split), on one machine.
 """
 import argparse
 import dataclasses
