@@ -32,15 +32,14 @@ from .training import RECIPES, SEGMENTERS, per_volume_name
 from .volumes import STATS, volume_table
 
 RECIPE_UNETS = {step.folder: step for step in STEPS.values() if step.folder}  # chapter 8's UNets, by their folders
-STEP_NAMES = {step.folder: name for name, step in STEPS.items() if step.folder}  # and the steps that train them
 PER_VOLUME_MODELS = {per_volume_name(name): recipe for name, recipe in RECIPES.items()}  # the training command's --per-volume
 SAVED = {**RECIPES, **PER_VOLUME_MODELS, **{folder: step.recipe for folder, step in RECIPE_UNETS.items()}}  # every model a folder may hold
 GATE = "classifier"  # chapter 2's classifier gates the cascade
 OTHER_CLASSIFIERS = tuple(name for name, recipe in SAVED.items() if recipe.target == "label" and name != GATE)
 CLASSIFIERS = (GATE, *OTHER_CLASSIFIERS)
 RETRAIN = {**{per_volume_name(name): f"python -m lgg_utils.training {name} --per-volume" for name in RECIPES},
-           **{folder: f"python -m lgg_utils.recipe --steps '{name}'" for folder, name in STEP_NAMES.items()}
-           }  # the command that retrains a stale model (a step alone)
+           **{step.folder: f"python -m lgg_utils.recipe --steps '{name}'"  # a step alone
+              for name, step in STEPS.items() if step.folder}}  # the command that retrains a stale model
 
 FILES = ("slices.csv", "patients.csv", "summary.json")
 

@@ -307,13 +307,14 @@ def write_classifier_rows(path, model, results, minutes, profile):
     ``path`` as the rows of its run (``RUN_COLUMNS``: ``model``, its artifact folder's name, and the ``profile``'s
     name, seed and split seed), replacing that run's earlier rows only; returns the table."""
     run = {"model": model, "profile": profile.name, "seed": profile.seed, "split seed": profile.patient_seed}
-    rows = pd.DataFrame(results).T.rename_axis("split").reset_index().assign(**{"training minutes": minutes})
-    rows = pd.concat([pd.DataFrame([run] * len(rows)), rows], axis=1)
+    scores = pd.DataFrame(results).T.rename_axis("split").reset_index().assign(**{"training minutes": minutes})
+    rows = scores.assign(**run)[[*run, *scores]]
     path = Path(path)
     earlier = pd.read_csv(path) if path.exists() else rows.iloc[:0]
-    if not set(RUN_COLUMNS) <= set(earlier):
-        raise ValueError(f"{path} is not a table of classifiers' scores (expected the columns {', '.join(RUN_COLUMNS)}): "
-                         "choose another --out.")
+    missing = [column for column in RUN_COLUMNS if column not in earlier]
+    if missing:
+        raise ValueError(f"{path} is not a table of classifiers' runs: it has no column {', '.join(missing)} (a table "
+                         "written before version 0.2.20 names no run). Choose another --out.")
     same_run = (earlier[list(RUN_COLUMNS)] == pd.Series(run)).all(axis=1)
     table = pd.concat([earlier[~same_run], rows], ignore_index=True)
     table.to_csv(path, index=False)

@@ -102,7 +102,7 @@ def test_command_line_trains_scores_and_writes_metrics(tmp_path, monkeypatch, ca
 
 
 def test_a_classifiers_rows_replace_its_own_run_in_the_table_and_keep_the_others(tmp_path):
-    path, laptop = tmp_path / "classifiers.csv", config.get_profile("laptop")
+    path, laptop = tmp_path / "classifiers.csv", config.PROFILES["laptop"]
     scores = {split: {"threshold": 0.5, "accuracy": 0.8, "auc": 0.9} for split in ("train", "val", "test")}
     training.write_classifier_rows(path, "classifier", scores, 30.0, laptop)
     training.write_classifier_rows(path, "classifier_volume", scores, 40.0, laptop)
@@ -128,9 +128,9 @@ def test_the_command_writes_only_a_classifiers_scores_to_a_table_it_can_write(tm
             training.main(["classifier", "--out", str(out)])
         assert "expected a CSV file in an existing folder" in capsys.readouterr().err
     (tmp_path / "other.csv").write_text("step,dice\nstudy recipe,0.8\n")
-    with pytest.raises(ValueError, match="not a table of classifiers' scores"):
+    with pytest.raises(ValueError, match="not a table of classifiers' runs: it has no column model, profile"):
         training.write_classifier_rows(tmp_path / "other.csv", "classifier", {"test": {"auc": 0.9}}, 1.0,
-                                       config.get_profile("laptop"))
+                                       config.PROFILES["laptop"])
     assert (tmp_path / "other.csv").read_text() == "step,dice\nstudy recipe,0.8\n"  # left as it was
 
 
