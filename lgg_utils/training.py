@@ -306,7 +306,7 @@ def write_classifier_rows(path, model, results, minutes, profile):
     """Write a classifier's scores (``score_splits``: a row per split) with its training ``minutes`` into the CSV
     ``path`` as the rows of its run (``RUN_COLUMNS``: ``model``, its artifact folder's name, and the ``profile``'s
     name, seed and split seed), replacing that run's earlier rows only; returns the table."""
-    run = {"model": model, "profile": profile.name, "seed": profile.seed, "split seed": profile.patient_seed}
+    run = dict(zip(RUN_COLUMNS, (model, profile.name, profile.seed, profile.patient_seed)))
     scores = pd.DataFrame(results).T.rename_axis("split").reset_index().assign(**{"training minutes": minutes})
     rows = scores.assign(**run)[[*run, *scores]]
     path = Path(path)
