@@ -1,6 +1,7 @@
 """Intensities prepared per patient volume, as Buda et al.'s code does it: clipped to the volume's 10th-99th
-percentile, then z-scored per channel over the volume (nnU-Net z-scores each MRI volume too, without the clip). MRI intensities have no fixed
-scale: the same tissue is brighter in one scan than in another, so dividing by 255 leaves that difference in.
+percentile, then z-scored per channel over the volume (nnU-Net z-scores each MRI volume too, without the
+clip). MRI intensities have no fixed scale: the same tissue is brighter in one scan than in another, so
+dividing by 255 leaves that difference in.
 
 The statistics are computed once per patient from the volume's slices (``volume_table``) and applied to each
 slice by the input pipeline (``pipeline.make_dataset(..., volumes=...)``). With ``crop`` the table also holds
