@@ -336,11 +336,16 @@ def per_volume_name(name):
     return name + PER_VOLUME
 
 
+def folder_name(name, volumes=None):
+    """The artifact folder's name of model ``name``: ``per_volume_name(name)`` when trained with ``volumes``."""
+    return name if volumes is None else per_volume_name(name)
+
+
 def train_and_score(name, slices, split, profile, volumes=None):
     """Train (or load) model ``name`` in the profile's artifacts folder (with ``volumes``, on intensities prepared
     per patient volume, as ``per_volume_name(name)``), score it (``score_splits``) and save the scores beside it;
     returns the model, its history, whether it was trained now, and the scores."""
-    folder = artifacts_dir(profile) / (name if volumes is None else per_volume_name(name))
+    folder = artifacts_dir(profile) / folder_name(name, volumes)
     model, history, trained = train_model(name, slices, split, profile, folder, volumes=volumes)
     return model, history, trained, score_and_save(name, model, slices, split, profile, volumes=volumes, folder=folder)
 
@@ -370,7 +375,7 @@ def main(argv=None):
     reproducible(profile.seed)
     slices, split = course_data(profile, find_data_dir(), progress=True)
     volumes = volume_table(slices)[STATS] if args.per_volume else None
-    model_name = name if volumes is None else per_volume_name(name)
+    model_name = folder_name(name, volumes)
     _, history, trained, results = train_and_score(name, slices, split, profile, volumes)
     minutes = training_minutes(history)
     took = f" ({duration(60 * minutes)} of training)" if np.isfinite(minutes) else ""
