@@ -17,9 +17,9 @@ three seeds on its split, and their mean (``SEED_MEAN``); ``LAPTOP_THRESHOLDS``,
 another day: the same scores at 0.5, patient for patient) scored at each mask threshold of ``THRESHOLDS``.
 ``LAPTOP_LATER`` is ``LAPTOP_RESULTS`` with the steps trained later, one run each on other days: ``--steps
 "+ rotation and scaling" --out lgg_utils/results/laptop_later.csv`` on a copy of ``LAPTOP_RESULTS``, then
-``--steps "+ sampling by tumour area"`` with the same ``--out``, on the first's output, then ``--steps "+ neighbouring
-slices"`` the same way. Steps that join the ensemble's members on validation change it, and a run that names one
-step predicts that step alone, so the ensemble is left out (``merged``).
+``--steps "+ sampling by tumour area" "+ neighbouring slices"`` with the same ``--out``, on the first's output.
+Steps that join the ensemble's members on validation change it, and a run that names steps
+predicts those alone, so the ensemble is left out (``merged``).
 The table keeps each row's per-patient Dice, so a step added to it later (``--steps``) is compared with the
 study recipe patient by patient without the study recipe's model. With every step scored, the ensemble of the
 steps chosen on validation (``ENSEMBLE``) is scored too and its members saved beside the models
