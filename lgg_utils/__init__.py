@@ -4,4 +4,4 @@ One module per idea: ``config`` (profiles), ``data`` (finding and reading the da
 (patient-level splits), ``augmentation``, ``pipeline`` (tf.data), ``models``, ``losses``, ``metrics``,
 ``training``, ``plotting``, ``benchmark``, ``chapter_times`` and ``notebook`` (chapter set-up, showing source).
 """
-__version__ = "0.2.21"
+__version__ = "0.2.22"

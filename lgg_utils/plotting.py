@@ -265,3 +265,19 @@ def sampling_chances(slices, patient, weights, tumour_share):
     bottom.legend(fontsize="small")
     fig.tight_layout()
     return fig
+
+
+def slice_errors(table, steps, post):
+    """Each of ``steps``' false-positive slices against its missed tumour slices (``recipe.score_steps`` rows) with
+    the post-processing ``post``, a point per step, the validation patients left and the test patients right:
+    where an ensemble's errors lie among its members'. Returns the figure."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    rows = table[table.step.isin(steps) & (table["post-processing"] == post)]
+    for ax, part in zip(axes, ("val", "test")):
+        shown = rows[rows.split == part]
+        sns.scatterplot(shown, x="false-positive slices", y="missed tumour slices", hue="step", hue_order=steps,
+                        s=70, ax=ax, legend=ax is axes[1])
+        ax.set(title=f"{'validation' if part == 'val' else 'test'} patients ({post})", xlim=(0, None), ylim=(0, None))
+    sns.move_legend(axes[1], "upper left", bbox_to_anchor=(1.02, 1), fontsize="small", title=None)
+    fig.tight_layout()
+    return fig

@@ -19,7 +19,9 @@ another day: the same scores at 0.5, patient for patient) scored at each mask th
 "+ rotation and scaling" --out lgg_utils/results/laptop_later.csv`` on a copy of ``LAPTOP_RESULTS``, then
 ``--steps "+ sampling by tumour area" "+ neighbouring slices"`` with the same ``--out``, on the first's output.
 Steps that join the ensemble's members on validation change it, and a run that names steps
-predicts those alone, so the ensemble is left out (``merged``).
+predicts those alone, so the ensemble is left out (``merged``). ``LAPTOP_LATER``'s ensemble rows come from one run
+of every step (``python -m lgg_utils.recipe``) on another day, in which each step repeated its rows there patient
+for patient; their training minutes are its members' there, summed (that day's machine was slower).
 The table keeps each row's per-patient Dice, so a step added to it later (``--steps``) is compared with the
 study recipe patient by patient without the study recipe's model. With every step scored, the ensemble of the
 steps chosen on validation (``ENSEMBLE``) is scored too and its members saved beside the models

@@ -77,3 +77,14 @@ def test_neighbour_input_shows_the_flair_of_the_slice_before_the_slice_and_the_s
     shown = [ax.images[0].get_array().mean() for ax in fig.axes]
     assert shown == [0.25, 0.5, 0.75] and [ax.get_title() for ax in fig.axes][1] == "FLAIR, the slice"
     plotting.plt.close(fig)
+
+
+def test_slice_errors_put_each_step_at_its_false_positive_and_missed_slices_on_each_split():
+    rows = [{"step": step, "post-processing": post, "split": part, "false-positive slices": false + (part == "test"),
+             "missed tumour slices": missed} for step, false, missed in (("a", 10, 2), ("b", 20, 3), ("mean", 1, 3))
+            for post in ("as predicted", "largest component") for part in ("val", "test")]
+    fig = plotting.slice_errors(pd.DataFrame(rows), ["a", "mean"], "as predicted")
+    for ax, extra in zip(fig.axes, (0, 1)):
+        np.testing.assert_allclose(ax.collections[0].get_offsets(), [[10 + extra, 2], [1 + extra, 3]])  # b left out
+    assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == ["a", "mean"]
+    plotting.plt.close(fig)

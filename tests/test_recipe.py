@@ -92,14 +92,18 @@ def test_the_shipped_laptop_results_name_the_steps_before_the_later_ones_and_the
     assert members == recipe.ensemble_members(laptop)  # the members it records are those validation chooses
 
 
-def test_the_shipped_later_table_is_the_shipped_run_with_the_later_steps_and_without_its_ensemble():
+def test_the_shipped_later_table_is_the_shipped_run_with_the_later_steps_and_the_ensemble_of_all_steps():
     laptop, later = pd.read_csv(recipe.LAPTOP_RESULTS), pd.read_csv(recipe.LAPTOP_LATER)
-    assert list(later.step.unique()) == list(recipe.STEPS)  # the ensemble left out: the rotation step joins it
-    assert ROTATED in recipe.ensemble_members(later)
-    carried = later[~later.step.isin(LATER)].drop(columns="members").reset_index(drop=True)
+    assert list(later.step.unique()) == [*recipe.STEPS, recipe.ENSEMBLE]  # the ensemble of every step, last
+    carried = later[later.step.isin(recipe.STEPS) & ~later.step.isin(LATER)].drop(columns="members").reset_index(drop=True)
     pd.testing.assert_frame_equal(carried, laptop[laptop.step.isin(recipe.STEPS)].drop(columns="members").reset_index(
         drop=True), check_dtype=False)  # the other steps' rows as shipped, so its gain is over the same study recipe
     assert recipe.chosen(later, "test").gain.notna().all()
+    members = json.loads(later.loc[later.step == recipe.ENSEMBLE, "members"].iloc[0])
+    assert members == recipe.ensemble_members(later) and set(LATER) <= set(members)  # each later step joins it
+    minutes = later.groupby("step", sort=False)["training minutes"].first()
+    assert minutes[recipe.ENSEMBLE] == pytest.approx(minutes[members].sum())  # its members' minutes as shipped
+    assert recipe.merged(later.iloc[:0], later).equals(later)  # it holds: kept by every later merge of this table
 
 
 def test_runs_are_compared_step_by_step_on_both_splits():
