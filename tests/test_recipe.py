@@ -94,7 +94,7 @@ def test_the_shipped_laptop_results_name_the_steps_before_the_later_ones_and_the
 
 def test_the_shipped_later_table_is_the_shipped_run_with_the_later_steps_and_the_ensemble_of_all_steps():
     laptop, later = pd.read_csv(recipe.LAPTOP_RESULTS), pd.read_csv(recipe.LAPTOP_LATER)
-    assert list(later.step.unique()) == [*recipe.STEPS, recipe.ENSEMBLE]  # the ensemble of every step, last
+    assert list(later.step.unique()) == [*recipe.STEPS, recipe.ENSEMBLE]  # the ensemble chosen among the steps, last
     carried = later[later.step.isin(recipe.STEPS) & ~later.step.isin(LATER)].drop(columns="members").reset_index(drop=True)
     pd.testing.assert_frame_equal(carried, laptop[laptop.step.isin(recipe.STEPS)].drop(columns="members").reset_index(
         drop=True), check_dtype=False)  # the other steps' rows as shipped, so its gain is over the same study recipe
