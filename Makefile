@@ -4,6 +4,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export LGG_PROFILE ?= fast
+# The chapters run in their own folder, so data and artifacts paths given relative to the checkout are made absolute.
+ifdef LGG_DATA_DIR
+export LGG_DATA_DIR := $(abspath $(LGG_DATA_DIR))
+endif
+ifdef LGG_ARTIFACTS_DIR
+export LGG_ARTIFACTS_DIR := $(abspath $(LGG_ARTIFACTS_DIR))
+endif
 BOOK_FLAGS := --warningiserror --nitpick --keep-going --all
 CELL_TIMEOUT ?= 3600  # seconds a notebook cell may run under `make test`: an hour stops a hung kernel in CI
 PYTEST_FLAGS := tests book/chapters book/instructors --nbval-lax --nbval-current-env --nbval-cell-timeout=$(CELL_TIMEOUT)

@@ -50,7 +50,8 @@ def find_data_dir(path=None, env=None):
         chosen, source = SAMPLE_DIR, "the bundled sample"
     chosen = chosen.expanduser()
     if not chosen.is_dir():
-        raise DataError(f"No data folder at {chosen} (from {source}). {LAYOUT_HINT} "
+        where = "" if chosen.is_absolute() else f", relative to {Path.cwd()}"  # a notebook runs in its own folder
+        raise DataError(f"No data folder at {chosen} (from {source}{where}). {LAYOUT_HINT} "
                         "Set LGG_DATA_DIR to the folder, or call lgg_utils.data.download_kaggle().")
     return chosen
 

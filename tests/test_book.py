@@ -1,6 +1,8 @@
 """The book's structure: notebooks without outputs, in the table of contents, with badges and set-up."""
 import ast
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -116,6 +118,14 @@ def test_intro_documents_every_override():
     intro = (ROOT / "book" / "intro.md").read_text()
     for variable in [*config.OVERRIDES, "LGG_PROFILE", "LGG_DATA_DIR", "LGG_ARTIFACTS_DIR"]:
         assert f"`{variable}`" in intro, variable
+
+
+def test_make_gives_the_chapters_absolute_data_and_artifacts_paths():  # the chapters run in book/chapters
+    show = "show: ; @echo $$LGG_DATA_DIR $$LGG_ARTIFACTS_DIR"
+    env = {**os.environ, "LGG_DATA_DIR": "../shared/lgg", "LGG_ARTIFACTS_DIR": "saved"}
+    shown = subprocess.run(["make", "-s", "--no-print-directory", "--eval", show, "show"], cwd=ROOT, env=env,
+                           capture_output=True, text=True, check=True).stdout.split()
+    assert shown == [str(ROOT.parent / "shared" / "lgg"), str(ROOT / "saved")]
 
 
 def test_readme_says_how_many_chapter_cells_assert():

@@ -27,6 +27,12 @@ def test_missing_data_folder_says_where_it_looked_and_what_to_do(tmp_path):
         data.find_data_dir(env={"LGG_DATA_DIR": str(tmp_path / "missing")})
 
 
+def test_missing_relative_data_folder_says_relative_to_what(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a notebook runs in its own folder, not the checkout's
+    with pytest.raises(data.DataError, match=f"No data folder at missing .*relative to {tmp_path}"):
+        data.find_data_dir(env={"LGG_DATA_DIR": "missing"})
+
+
 def test_empty_data_folder_is_refused(tmp_path):
     with pytest.raises(data.DataError, match="holds no patient folders.*Kaggle layout"):
         data.slice_table(tmp_path, progress=False)
