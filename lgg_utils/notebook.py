@@ -47,6 +47,7 @@ def profile_table(profile, data_dir):
     """The profile's settings, the data folder and the artifacts folder as a one-column table."""
     settings = {field: getattr(profile, field) for field in profile.__dataclass_fields__}
     settings["patients"] = settings["patients"] or "all"
+    settings["split_seed"] = profile.patient_seed  # where not set, the seed's
     settings.update(data=str(data_dir), artifacts=str(artifacts_dir(profile)))
     return pd.DataFrame({"value": [str(v) for v in settings.values()]}, index=pd.Index(settings, name="setting"))
 

@@ -3,6 +3,7 @@ reused while its fingerprint matches (``artifacts``), retrained when it is missi
 """
 import argparse
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -221,7 +222,9 @@ def train_model(name, slices, split, profile, folder=None, recipe=None, volumes=
     recipe = recipe or RECIPES[name]
     folder = folder or artifacts_dir(profile) / name
     mixed_precision()
-    weights = pretrained(recipe, profile)
+    with warnings.catch_warnings(record=True) as missing_weights:  # said only when training: a load needs none
+        warnings.simplefilter("always")
+        weights = pretrained(recipe, profile)
     channels = WITH_NEIGHBOURS if neighbours else SEQUENCES
     if weights and neighbours:
         raise ValueError(f"{name} starts from ImageNet weights, which take {SEQUENCES} channels: train it without "
@@ -231,6 +234,8 @@ def train_model(name, slices, split, profile, folder=None, recipe=None, volumes=
     saved = artifacts.load(folder, record)
     if saved is not None:
         return (*saved, False)
+    for warning in missing_weights:
+        warnings.warn(warning.message, stacklevel=2)
     if (Path(folder) / "model.keras").exists():
         changed = ", ".join(artifacts.changes(artifacts.read_fingerprint(folder), record)) or "an interrupted save"
         print(f"{folder} is stale ({changed} changed since it was trained): retraining and replacing it.")

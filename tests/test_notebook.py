@@ -29,11 +29,14 @@ def test_setup_prints_the_profile_and_its_settings(monkeypatch, capsys):
 
 
 def test_big_profile_on_the_sample_is_flagged(monkeypatch, capsys):
-    monkeypatch.setattr(notebook, "display", lambda obj: None)
+    shown = []
+    monkeypatch.setattr(notebook, "display", shown.append)
     monkeypatch.setenv("LGG_PROFILE", "laptop")
     monkeypatch.delenv("LGG_DATA_DIR", raising=False)
-    notebook.setup()
+    monkeypatch.delenv("LGG_SPLIT_SEED", raising=False)
+    profile, _ = notebook.setup()
     assert "its numbers are not results" in capsys.readouterr().out
+    assert shown[0].loc["split_seed", "value"] == str(profile.seed)  # not set: the seed's, never "None"
 
 
 def test_missing_data_folder_stops_setup(monkeypatch, tmp_path):

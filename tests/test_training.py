@@ -1,4 +1,5 @@
 import dataclasses
+import warnings
 
 import keras
 import numpy as np
@@ -28,18 +29,27 @@ def test_fit_lowers_the_loss_and_returns_the_history():
     assert history.loss.iloc[-1] < 0.8 * history.loss.iloc[0]
 
 
-def test_train_model_trains_once_then_reuses_until_the_settings_change(sample_slices, tmp_path, capsys):
+def no_imagenet_weights(recipe, profile):
+    """``training.pretrained`` where the weights are missing and cannot be downloaded."""
+    warnings.warn("No ImageNet weights in the cache and no download allowed: starting from random weights.")
+
+
+def test_train_model_trains_once_then_reuses_until_the_settings_change(sample_slices, tmp_path, capsys, monkeypatch):
     from lgg_utils import data, splits
 
     profile = config.get_profile("fast", env={"LGG_IMAGE_SIZE": "32", "LGG_WIDTH": "0.0625", "LGG_EPOCHS": "2"})
     split = splits.make_splits(data.patient_table(sample_slices), tmp_path / "splits.csv")
     first = training.train_model("resunet", sample_slices, split, profile, tmp_path / "resunet")
     assert first[2] and len(first[1]) == 2 and (tmp_path / "resunet" / "model.keras").is_file()
-    again = training.train_model("resunet", sample_slices, split, profile, tmp_path / "resunet")
+    monkeypatch.setattr(training, "pretrained", no_imagenet_weights)  # as offline, where a backbone wants them
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # loading a saved model: nothing starts from random weights
+        again = training.train_model("resunet", sample_slices, split, profile, tmp_path / "resunet")
     assert not again[2]
     (tmp_path / "resunet" / "metrics.json").write_text('{"val": {"threshold": 0.9}}')  # the old model's
     changed = config.get_profile("fast", env={"LGG_IMAGE_SIZE": "32", "LGG_WIDTH": "0.0625", "LGG_EPOCHS": "1"})
-    assert training.train_model("resunet", sample_slices, split, changed, tmp_path / "resunet")[2]
+    with pytest.warns(UserWarning, match="random weights"):  # training: it does
+        assert training.train_model("resunet", sample_slices, split, changed, tmp_path / "resunet")[2]
     assert "retraining and replacing it" in capsys.readouterr().out
     assert not (tmp_path / "resunet" / "metrics.json").exists()  # no stale scores or threshold beside the new model
     table = volumes.volume_table(sample_slices, progress=False)
