@@ -1,8 +1,10 @@
 import hashlib
 import os
+import re
 import sys
 import types
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,7 +31,7 @@ def test_missing_data_folder_says_where_it_looked_and_what_to_do(tmp_path):
 
 def test_missing_relative_data_folder_says_relative_to_what(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a notebook runs in its own folder, not the checkout's
-    with pytest.raises(data.DataError, match=f"No data folder at missing .*relative to {tmp_path}"):
+    with pytest.raises(data.DataError, match=rf"No data folder at missing .*relative to {re.escape(str(Path.cwd()))}"):
         data.find_data_dir(env={"LGG_DATA_DIR": "missing"})
 
 
